@@ -1,0 +1,116 @@
+/**
+ * `npm run demo`: builds a demo bundle end to end from content it creates itself (two images sharing a layer in
+ * an OCI layout, a Git repository with manifests, a directory of YAML), then verifies and inspects it, all
+ * through the real `airlock` commands.
+ */
+import * as fs from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { Readable } from 'node:stream';
+import git from 'isomorphic-git';
+import { MediaType, type Descriptor } from '../src/descriptor.js';
+import { sha256Digest } from '../src/digest.js';
+import { OciLayoutStore } from '../src/oci-layout.js';
+import { buildManifestTar } from '../src/manifests/manifest-tar.js';
+import { main } from './main.js';
+
+const dir = resolve(process.argv[2] ?? 'demo');
+
+async function run(args: string[]): Promise<void> {
+  process.stdout.write(`\n$ airlock ${args.join(' ')}\n`);
+  const code = await main(args, { stdout: process.stdout, stderr: process.stderr, interactive: process.stderr.isTTY === true });
+  if (code !== 0) throw new Error(`airlock ${args.slice(0, 2).join(' ')} exited ${code}`);
+}
+
+async function pushJson(store: OciLayoutStore, mediaType: string, value: unknown): Promise<Descriptor> {
+  const bytes = Buffer.from(JSON.stringify(value));
+  const desc = { mediaType, digest: sha256Digest(bytes), size: bytes.length };
+  await store.push(desc, Readable.from([bytes]));
+  return desc;
+}
+
+async function pushLayer(store: OciLayoutStore, files: Record<string, string>): Promise<{ desc: Descriptor; diffId: string }> {
+  const tar = buildManifestTar(Object.entries(files).map(([path, text]) => ({ path, content: Buffer.from(text) })));
+  const desc = { mediaType: MediaType.ociLayerTar, digest: sha256Digest(tar), size: tar.length };
+  await store.push(desc, Readable.from([tar]));
+  return { desc, diffId: desc.digest };
+}
+
+async function makeImage(store: OciLayoutStore, name: string, layers: { desc: Descriptor; diffId: string }[]): Promise<void> {
+  const config = await pushJson(store, MediaType.ociConfig, {
+    architecture: 'amd64',
+    os: 'linux',
+    config: { Cmd: ['/bin/app'] },
+    rootfs: { type: 'layers', diff_ids: layers.map((l) => l.diffId) },
+  });
+  const manifest = await pushJson(store, MediaType.ociManifest, { schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: layers.map((l) => l.desc) });
+  await store.tag(manifest, name);
+}
+
+async function makeGitRepo(repo: string): Promise<void> {
+  await mkdir(join(repo, 'clusters', 'store'), { recursive: true });
+  await git.init({ fs, dir: repo, defaultBranch: 'main' });
+  await writeFile(join(repo, 'README.md'), '# platform\nCluster configuration for the store edge sites.\n');
+  await writeFile(
+    join(repo, 'clusters', 'store', 'config.yaml'),
+    'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: store-config\n  namespace: store\ndata:\n  region: north\n',
+  );
+  for (const path of ['README.md', 'clusters/store/config.yaml']) await git.add({ fs, dir: repo, filepath: path });
+  await git.commit({ fs, dir: repo, message: 'store config', author: { name: 'airlock demo', email: 'demo@airlock.invalid' } });
+}
+
+async function demo(): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(join(dir, 'k8s'), { recursive: true });
+  process.stdout.write(`airlock demo in ${dir}\n`);
+
+  const layout = await OciLayoutStore.open(join(dir, 'images'), { create: true });
+  const base = await pushLayer(layout, { 'etc/os-release': 'NAME=demo-base\n', 'bin/sh': '#!demo shell\n' });
+  await makeImage(layout, 'store/web:1.0', [base, await pushLayer(layout, { 'bin/app': 'web server v1.0\n' })]);
+  await makeImage(layout, 'store/worker:1.0', [base, await pushLayer(layout, { 'bin/app': 'worker v1.0\n' })]);
+  await makeGitRepo(join(dir, 'platform'));
+  await writeFile(
+    join(dir, 'k8s', 'web.yaml'),
+    [
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: store\n---',
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: store\nspec:\n  replicas: 1\n  selector:\n    matchLabels: { app: web }\n  template:\n    metadata:\n      labels: { app: web }\n    spec:\n      containers:\n        - name: web\n          image: store/web:1.0\n---',
+      'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: store\nspec:\n  selector: { app: web }\n  ports:\n    - port: 80\n      protocol: TCP\n',
+    ].join('\n'),
+  );
+  await writeFile(
+    join(dir, 'airlock.yaml'),
+    `apiVersion: airlock.dev/v1
+kind: Bundle
+metadata:
+  name: store-edge
+  channel: stable
+expires: 90d
+# The demo's images live in a local OCI layout, so image discovery from the manifests is off.
+discoverImages: false
+images:
+  - oci:./images:store/web:1.0
+  - oci:./images:store/worker:1.0
+git:
+  - name: platform
+    url: ./platform
+    ref: main
+    manifests: clusters/store
+manifests:
+  - ./k8s
+`,
+  );
+
+  const k = (name: string) => join(dir, name);
+  await run(['keys', 'generate', '--out', k('root'), '--name', 'demo root']);
+  await run(['keys', 'generate', '--out', k('release'), '--name', 'demo release']);
+  await run(['trust', 'init', '--root-key', k('root.pub'), '--release-key', k('release.pub'), '--sign', k('root.key'), '--out', k('root.json')]);
+  await run(['bundle', 'create', '-f', k('airlock.yaml'), '--key', k('release.key'), '-o', k('store-edge.airlock'), '--sequence', '1']);
+  await run(['bundle', 'verify', k('store-edge.airlock'), '--trust', k('root.json')]);
+  await run(['bundle', 'inspect', k('store-edge.airlock')]);
+  process.stdout.write(`\nDone. The bundle is ${k('store-edge.airlock')}; \`tar tf\` lists it as an OCI image layout.\n`);
+}
+
+demo().catch((err: unknown) => {
+  process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+  process.exitCode = 1;
+});

@@ -1,0 +1,202 @@
+/**
+ * `bundle create`: collect manifests, Git snapshots and images (metadata only), sign the statement over the
+ * root, then stream every large blob from its source into the archive. Reads as the pipeline it is.
+ */
+import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { jsonBlob, type BuiltBlob } from '../src/bundle/artifact.js';
+import { ANNOTATION_BUNDLE_NAME, BUNDLE_ARTIFACT_TYPE, STATEMENT_PAYLOAD_TYPE, type Statement } from '../src/bundle/format.js';
+import { planBundle } from '../src/bundle/plan.js';
+import { writeBundle } from '../src/bundle/writer.js';
+import { ANNOTATION_CREATED, type Descriptor, MediaType } from '../src/descriptor.js';
+import { AirlockError } from '../src/errors.js';
+import type { ManifestDocument } from '../src/manifests/documents.js';
+import { imagesOf } from '../src/manifests/images.js';
+import { MemoryStore } from '../src/memory-store.js';
+import { OciLayoutStore } from '../src/oci-layout.js';
+import { formatReference, parseReference } from '../src/reference.js';
+import type { FetchFn } from '../src/registry/client.js';
+import type { CredentialLookup } from '../src/registry/credentials.js';
+import type { ReadOnlyStorage } from '../src/storage.js';
+import { formatBytes, parseDuration } from '../src/units.js';
+import { serializeEnvelope, signEnvelope } from '../keys/dsse.js';
+import type { SecretKey } from '../keys/key-file.js';
+import { type CollectedImage, type ImageRequest, SourceOpener, collectImage } from './collect-images.js';
+import { collectGit } from './collect-git.js';
+import { collectManifestSet } from './collect-manifests.js';
+import type { BundleSpec } from './spec.js';
+
+export type BuildEvent =
+  | { type: 'step'; message: string }
+  | { type: 'plan'; totalBytes: number; blobs: number }
+  | { type: 'bytes'; n: number };
+
+export interface BuildOptions {
+  spec: BundleSpec;
+  keys: SecretKey[];
+  out: string;
+  sequence?: number;
+  /** Overrides the spec's `expires`. */
+  expires?: string;
+  now?: Date;
+  credentials?: CredentialLookup;
+  fetch?: FetchFn;
+  onEvent?: (e: BuildEvent) => void;
+  /** Free bytes at the output's file system; injectable for tests. */
+  freeSpace?: (dir: string) => Promise<number>;
+}
+
+export interface BuildResult {
+  path: string;
+  size: number;
+  statement: Statement;
+  images: { name: string; digest: string }[];
+  git: { name: string; commit: string }[];
+  manifests: string[];
+}
+
+export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
+  const { spec, keys, now = new Date(), onEvent = () => undefined } = opts;
+  if (!keys.length) throw new AirlockError('USAGE', 'at least one signing key (--key) is required');
+  const out = resolve(opts.out);
+  const expiresIn = opts.expires ?? spec.expires;
+  const expiresMs = expiresIn === undefined ? undefined : parseDuration(expiresIn);
+  if (expiresIn !== undefined && expiresMs === undefined) throw new AirlockError('USAGE', `--expires "${expiresIn}" is not a duration like 30d or 12h`);
+  const sequence = opts.sequence ?? Math.floor(now.getTime() / 1000);
+
+  const scratch = await OciLayoutStore.open(await mkdtemp(join(dirname(out), `.airlock-build-`)), { create: true });
+  try {
+    const metadata = new MemoryStore();
+    const addMeta = (blobs: BuiltBlob[]) => blobs.forEach((b) => metadata.pushBytes(b.desc, b.bytes));
+    const documents: ManifestDocument[] = [];
+    const rootEntries: Descriptor[] = [];
+
+    const manifestNames: string[] = [];
+    for (const m of spec.manifests) {
+      onEvent({ type: 'step', message: `reading manifests ${m.path}` });
+      const set = await collectManifestSet(m.path, spec.baseDir, scratch, spec.file, m.line);
+      addMeta(set.metadata);
+      documents.push(...set.documents);
+      rootEntries.push(set.desc);
+      manifestNames.push(m.path);
+    }
+
+    const gitResults: { name: string; commit: string }[] = [];
+    for (const g of spec.git) {
+      onEvent({ type: 'step', message: `snapshotting git ${g.name} (${g.url} at ${g.ref})` });
+      const snap = await collectGit(g, spec.baseDir, scratch);
+      addMeta(snap.metadata);
+      documents.push(...snap.documents);
+      rootEntries.push(snap.desc);
+      gitResults.push({ name: g.name, commit: snap.config.commit });
+    }
+
+    const opener = new SourceOpener({
+      registries: spec.registries,
+      baseDir: spec.baseDir,
+      ...(opts.credentials ? { credentials: opts.credentials } : {}),
+      ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    });
+    const images: CollectedImage[] = [];
+    for (const req of imageRequests(spec, documents)) {
+      onEvent({ type: 'step', message: `resolving ${req.ref}` });
+      const image = await collectImage(req, opener, metadata);
+      if (images.some((i) => i.name === image.name)) continue;
+      images.push(image);
+      rootEntries.push(image.desc);
+    }
+
+    const root = jsonBlob(MediaType.ociIndex, {
+      schemaVersion: 2,
+      mediaType: MediaType.ociIndex,
+      artifactType: BUNDLE_ARTIFACT_TYPE,
+      manifests: rootEntries,
+      annotations: { [ANNOTATION_BUNDLE_NAME]: spec.name, [ANNOTATION_CREATED]: now.toISOString() },
+    });
+    metadata.pushBytes(root.desc, root.bytes);
+
+    const statement: Statement = {
+      type: 'airlock-statement',
+      name: spec.name,
+      channel: spec.channel,
+      sequence,
+      created: now.toISOString(),
+      ...(expiresMs !== undefined ? { expires: new Date(now.getTime() + expiresMs).toISOString() } : {}),
+      root: root.desc,
+    };
+    const signature = serializeEnvelope(signEnvelope(STATEMENT_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), keys));
+
+    const sourceOf = blobSources(images, metadata);
+    const free = await (opts.freeSpace ?? freeBytes)(dirname(out));
+    onEvent({ type: 'step', message: `writing ${out}` });
+    const written = await writeBundle({
+      out,
+      root: root.desc,
+      metadata: (d) => metadata.get(d),
+      signature,
+      openBlob: async (desc) => {
+        const src = sourceOf.get(desc.digest) ?? ((await scratch.exists(desc)) ? scratch : undefined);
+        if (!src) throw new AirlockError('BLOB_UNKNOWN', `no source for blob ${desc.digest}`);
+        return src.fetch(desc);
+      },
+      onPlan: (totalBytes, blobs) => {
+        if (totalBytes > free) {
+          throw new AirlockError('IO_ERROR', `not enough free space in ${dirname(out)}: the bundle needs ${formatBytes(totalBytes)}, ${formatBytes(free)} is free (${formatBytes(totalBytes - free)} missing)`);
+        }
+        onEvent({ type: 'plan', totalBytes, blobs: blobs.length });
+      },
+      onBytes: (n) => onEvent({ type: 'bytes', n }),
+    });
+    return {
+      path: written.path,
+      size: written.size,
+      statement,
+      images: images.map((i) => ({ name: i.name, digest: i.desc.digest })),
+      git: gitResults,
+      manifests: manifestNames,
+    };
+  } finally {
+    await rm(scratch.dir, { recursive: true, force: true });
+  }
+}
+
+/** Explicit images first, then (unless disabled) those the manifests use, each once by normalised name. */
+export function imageRequests(spec: BundleSpec, documents: ManifestDocument[]): ImageRequest[] {
+  const requests: ImageRequest[] = spec.images.map((i) => ({ ref: i.ref, ...(i.platforms ? { platforms: i.platforms } : {}), origin: `${spec.file}:${i.line}` }));
+  if (!spec.discoverImages) return requests;
+  const known = new Set(requests.map((r) => normalised(r.ref)));
+  for (const doc of documents) {
+    for (const image of imagesOf(doc.object)) {
+      const key = normalised(image);
+      if (known.has(key)) continue;
+      known.add(key);
+      requests.push({ ref: image, origin: `${doc.file}:${doc.line}` });
+    }
+  }
+  return requests;
+}
+
+function normalised(ref: string): string {
+  if (ref.startsWith('oci:')) return ref;
+  try {
+    return formatReference(parseReference(ref));
+  } catch {
+    return ref;
+  }
+}
+
+/** Which source serves each layer: the first image that lists it. */
+function blobSources(images: CollectedImage[], metadata: MemoryStore): Map<string, ReadOnlyStorage> {
+  const sourceOf = new Map<string, ReadOnlyStorage>();
+  for (const image of images) {
+    for (const blob of planBundle(image.desc, (d) => metadata.get(d)).blobs) {
+      if (!sourceOf.has(blob.digest)) sourceOf.set(blob.digest, image.source);
+    }
+  }
+  return sourceOf;
+}
+
+async function freeBytes(dir: string): Promise<number> {
+  const s = await statfs(dir);
+  return s.bavail * s.bsize;
+}

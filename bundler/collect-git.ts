@@ -1,0 +1,54 @@
+/** Collects a spec's `git:` entries: a git bundle per snapshot, as Git artifacts, plus the YAML at its manifests path. */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { join } from 'node:path';
+import { artifactManifest, jsonBlob, type BuiltBlob } from '../src/bundle/artifact.js';
+import { ANNOTATION_GIT_NAME, ANNOTATION_KIND, GIT_ARTIFACT_TYPE, GIT_BUNDLE_MEDIA_TYPE, GIT_CONFIG_MEDIA_TYPE, type GitSnapshotConfig } from '../src/bundle/format.js';
+import { ANNOTATION_TITLE, type Descriptor } from '../src/descriptor.js';
+import { type ManifestDocument, isManifestFile, parseManifests } from '../src/manifests/documents.js';
+import type { OciLayoutStore } from '../src/oci-layout.js';
+import { fetchSource, readTreeFiles, writeSnapshotBundle } from '../src/git/snapshot.js';
+import type { GitSpec } from './spec.js';
+
+export interface CollectedGit {
+  desc: Descriptor;
+  metadata: BuiltBlob[];
+  config: GitSnapshotConfig;
+  documents: ManifestDocument[];
+}
+
+export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLayoutStore, haves: string[] = []): Promise<CollectedGit> {
+  const work = await mkdtemp(join(scratch.dir, 'git-'));
+  try {
+    const source = await fetchSource({ url: spec.url, ref: spec.ref, workDir: work, baseDir });
+    const file = join(work, 'snapshot.bundle');
+    const written = await writeSnapshotBundle({ source, out: file, haves });
+    const layer: Descriptor = { mediaType: GIT_BUNDLE_MEDIA_TYPE, digest: written.digest, size: written.size, annotations: { [ANNOTATION_TITLE]: `${spec.name}.bundle` } };
+    await scratch.push(layer, createReadStream(file));
+
+    const documents: ManifestDocument[] = [];
+    if (spec.manifests) {
+      for (const f of await readTreeFiles(source.gitdir, source.commit, spec.manifests)) {
+        if (isManifestFile(f.path)) documents.push(...parseManifests(f.content.toString('utf8'), `${spec.name}:${f.path}`));
+      }
+    }
+    const config: GitSnapshotConfig = {
+      name: spec.name,
+      url: spec.url,
+      ref: source.refName,
+      commit: source.commit,
+      ...(spec.manifests ? { manifests: spec.manifests } : {}),
+      ...(written.prerequisites.length ? { prerequisites: written.prerequisites } : {}),
+    };
+    const configBlob = jsonBlob(GIT_CONFIG_MEDIA_TYPE, config);
+    const manifest = artifactManifest(GIT_ARTIFACT_TYPE, configBlob.desc, [layer], { [ANNOTATION_GIT_NAME]: spec.name });
+    return {
+      desc: { ...manifest.desc, artifactType: GIT_ARTIFACT_TYPE, annotations: { [ANNOTATION_KIND]: 'git', [ANNOTATION_GIT_NAME]: spec.name } },
+      metadata: [configBlob, manifest],
+      config,
+      documents,
+    };
+  } finally {
+    await rm(work, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,45 @@
+import { readFile } from 'node:fs/promises';
+import { type Command, UsageError, stringOpt, writeJson } from '../../src/command.js';
+import { AirlockError } from '../../src/errors.js';
+import { createProgress } from '../../src/progress.js';
+import { loadTrustRoot } from '../../keys/trust-root.js';
+import { renderSummary } from '../report.js';
+import { verifyBundleFile } from '../verify.js';
+
+export const bundleVerify: Command = {
+  path: ['bundle', 'verify'],
+  summary: 'check every byte of a bundle against a trust root',
+  help: `Usage: airlock bundle verify FILE --trust root.json [--json]
+
+Reads the bundle once, front to back, without extracting it: checks the statement's signatures
+against the trust root's release keys and threshold, its expiry, then every entry, size and
+digest. Exits 0 only if every byte checks out; otherwise 1 with the reason.
+
+Options:
+  --trust FILE   the trust root (root.json) to verify against (required)
+  --json         print the verification report as JSON`,
+  options: { trust: { type: 'string' } },
+  positionals: [{ name: 'FILE', required: true }],
+  async run(values, positionals, ctx) {
+    const file = positionals[0];
+    if (!file) throw new UsageError('the bundle FILE is required');
+    const trustPath = stringOpt(values, 'trust', true);
+    const trustText = await readFile(trustPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
+    });
+    const trust = loadTrustRoot(trustText, ctx.now(), trustPath);
+    const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'verifying' });
+    const report = await verifyBundleFile({
+      path: file,
+      trust,
+      now: ctx.now(),
+      onProgress: (position, total) => {
+        progress.setTotal(total);
+        progress.update(position);
+      },
+    });
+    progress.done();
+    if (ctx.json) writeJson(ctx, report);
+    else ctx.stdout.write(`${file}: verified\n${renderSummary(report, 'signed by:')}`);
+  },
+};

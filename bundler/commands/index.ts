@@ -1,0 +1,8 @@
+import type { Command } from '../../src/command.js';
+import { bundleCreate } from './bundle-create.js';
+import { bundleInspect } from './bundle-inspect.js';
+import { bundleVerify } from './bundle-verify.js';
+import { keysGenerate } from './keys-generate.js';
+import { trustInit } from './trust-init.js';
+
+export const bundlerCommands: Command[] = [keysGenerate, trustInit, bundleCreate, bundleVerify, bundleInspect];

@@ -1,0 +1,191 @@
+/**
+ * The bundle spec file (`airlock.yaml`, CLI.md). Validation happens here, at the boundary: unknown fields, missing
+ * required ones, malformed references and durations are reported with the file and line.
+ */
+import { readFile } from 'node:fs/promises';
+import { dirname, resolve } from 'node:path';
+import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { AirlockError } from '../src/errors.js';
+import { parseReference } from '../src/reference.js';
+import { parseDuration } from '../src/units.js';
+
+export interface ImageSpec {
+  ref: string;
+  platforms?: string[];
+  line: number;
+}
+
+export interface GitSpec {
+  name: string;
+  url: string;
+  ref: string;
+  manifests?: string;
+  line: number;
+}
+
+export interface BundleSpec {
+  file: string;
+  baseDir: string;
+  name: string;
+  channel: string;
+  expires?: string;
+  discoverImages: boolean;
+  images: ImageSpec[];
+  git: GitSpec[];
+  manifests: { path: string; line: number }[];
+  registries: Record<string, { plainHttp?: boolean }>;
+}
+
+const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'discoverImages', 'images', 'git', 'manifests', 'registries'];
+const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
+
+export async function loadSpec(file: string): Promise<BundleSpec> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new AirlockError('SPEC_INVALID', `cannot read spec file ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+  return parseSpec(text, file);
+}
+
+export function parseSpec(text: string, file: string): BundleSpec {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const lineOf = (node: Node | null | undefined): number => (node?.range ? lineCounter.linePos(node.range[0]).line : 1);
+  const fail = (node: Node | null | undefined, message: string): never => {
+    throw new AirlockError('SPEC_INVALID', `${file}:${lineOf(node)}: ${message}`);
+  };
+  const firstError = doc.errors[0];
+  if (firstError) throw new AirlockError('SPEC_INVALID', `${file}:${lineCounter.linePos(firstError.pos[0]).line}: invalid YAML: ${firstError.message.split('\n')[0]}`);
+
+  const root = doc.contents;
+  if (!isMap(root)) return fail(root, 'the spec must be a mapping with apiVersion, kind and metadata');
+  const fields = mapFields(root, TOP_FIELDS, 'the spec', fail);
+
+  const apiVersion = scalarString(fields.apiVersion, 'apiVersion', fail, root);
+  if (apiVersion !== 'airlock.dev/v1') fail(fields.apiVersion ?? root, `apiVersion must be airlock.dev/v1, not "${apiVersion}"`);
+  const kind = scalarString(fields.kind, 'kind', fail, root);
+  if (kind !== 'Bundle') fail(fields.kind ?? root, `kind must be Bundle, not "${kind}"`);
+
+  const metaNode = fields.metadata;
+  if (!isMap(metaNode)) return fail(metaNode ?? root, 'metadata is required and must be a mapping with a name');
+  const meta = mapFields(metaNode, ['name', 'channel'], 'metadata', fail);
+  const name = scalarString(meta.name, 'metadata.name', fail, metaNode);
+  if (!NAME_RE.test(name)) fail(meta.name, `metadata.name "${name}" must be lowercase letters, digits, '.', '_' or '-' (at most 63)`);
+  const channel = meta.channel ? scalarString(meta.channel, 'metadata.channel', fail, metaNode) : 'stable';
+  if (!NAME_RE.test(channel)) fail(meta.channel, `metadata.channel "${channel}" must be lowercase letters, digits, '.', '_' or '-'`);
+
+  let expires: string | undefined;
+  if (fields.expires) {
+    expires = scalarString(fields.expires, 'expires', fail, root);
+    if (parseDuration(expires) === undefined) fail(fields.expires, `expires "${expires}" is not a duration like 90d, 12h or 30m`);
+  }
+
+  let discoverImages = true;
+  if (fields.discoverImages) {
+    const v = isScalar(fields.discoverImages) ? fields.discoverImages.value : undefined;
+    if (typeof v !== 'boolean') fail(fields.discoverImages, 'discoverImages must be true or false');
+    discoverImages = v as boolean;
+  }
+
+  const images: ImageSpec[] = [];
+  for (const item of seqItems(fields.images, 'images', fail)) {
+    if (isScalar(item)) {
+      const ref = scalarString(item, 'an image', fail, item);
+      checkImageRef(ref, item, fail);
+      images.push({ ref, line: lineOf(item) });
+    } else if (isMap(item)) {
+      const f = mapFields(item, ['ref', 'platforms'], 'an image', fail);
+      const ref = scalarString(f.ref, 'images[].ref', fail, item);
+      checkImageRef(ref, f.ref ?? item, fail);
+      const platforms = f.platforms ? seqItems(f.platforms, 'platforms', fail).map((p) => {
+        const value = scalarString(p, 'a platform', fail, p);
+        if (!PLATFORM_RE.test(value)) fail(p, `platform "${value}" must look like linux/amd64 or linux/arm64/v8`);
+        return value;
+      }) : undefined;
+      images.push({ ref, ...(platforms?.length ? { platforms } : {}), line: lineOf(item) });
+    } else {
+      fail(item, 'an image is a reference string or a mapping with ref and platforms');
+    }
+  }
+
+  const git: GitSpec[] = [];
+  for (const item of seqItems(fields.git, 'git', fail)) {
+    if (!isMap(item)) return fail(item, 'a git entry is a mapping with name, url and ref');
+    const f = mapFields(item, ['name', 'url', 'ref', 'manifests'], 'a git entry', fail);
+    const gname = scalarString(f.name, 'git[].name', fail, item);
+    if (!NAME_RE.test(gname)) fail(f.name, `git name "${gname}" must be lowercase letters, digits, '.', '_' or '-'`);
+    if (git.some((g) => g.name === gname)) fail(f.name, `git name "${gname}" is used twice`);
+    git.push({
+      name: gname,
+      url: scalarString(f.url, 'git[].url', fail, item),
+      ref: f.ref ? scalarString(f.ref, 'git[].ref', fail, item) : 'HEAD',
+      ...(f.manifests ? { manifests: scalarString(f.manifests, 'git[].manifests', fail, item) } : {}),
+      line: lineOf(item),
+    });
+  }
+
+  const manifests = seqItems(fields.manifests, 'manifests', fail).map((item) => ({ path: scalarString(item, 'a manifests path', fail, item), line: lineOf(item) }));
+
+  const registries: Record<string, { plainHttp?: boolean }> = {};
+  if (fields.registries) {
+    if (!isMap(fields.registries)) return fail(fields.registries, 'registries must be a mapping of host to settings');
+    for (const pair of fields.registries.items) {
+      const host = String(isScalar(pair.key) ? pair.key.value : '');
+      if (!isMap(pair.value)) return fail(pair.key as Node, `registries."${host}" must be a mapping like { plainHttp: true }`);
+      const f = mapFields(pair.value, ['plainHttp'], `registries."${host}"`, fail);
+      const plain = f.plainHttp && isScalar(f.plainHttp) ? f.plainHttp.value : undefined;
+      if (f.plainHttp && typeof plain !== 'boolean') fail(f.plainHttp, 'plainHttp must be true or false');
+      registries[host] = typeof plain === 'boolean' ? { plainHttp: plain } : {};
+    }
+  }
+
+  if (!images.length && !git.length && !manifests.length) fail(root, 'the bundle is empty: list images, git or manifests');
+  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), discoverImages, images, git, manifests, registries };
+}
+
+type Fail = (node: Node | null | undefined, message: string) => never;
+
+function mapFields(node: Node, allowed: string[], what: string, fail: Fail): Record<string, Node | undefined> {
+  const out: Record<string, Node | undefined> = {};
+  if (!isMap(node)) return out;
+  for (const pair of node.items) {
+    const key = isScalar(pair.key) ? String(pair.key.value) : '';
+    if (!allowed.includes(key)) fail(pair.key as Node, `unknown field "${key}" in ${what} (allowed: ${allowed.join(', ')})`);
+    if (key in out) fail(pair.key as Node, `field "${key}" appears twice in ${what}`);
+    out[key] = (pair.value ?? undefined) as Node | undefined;
+  }
+  return out;
+}
+
+function scalarString(node: Node | undefined, what: string, fail: Fail, parent: Node): string {
+  if (!node) return fail(parent, `${what} is required`);
+  if (!isScalar(node) || (typeof node.value !== 'string' && typeof node.value !== 'number')) return fail(node, `${what} must be a string`);
+  const value = String(node.value);
+  if (!value) fail(node, `${what} must not be empty`);
+  return value;
+}
+
+function seqItems(node: Node | undefined, what: string, fail: Fail): Node[] {
+  if (!node) return [];
+  if (isScalar(node) && node.value === null) return [];
+  if (!isSeq(node)) return fail(node, `${what} must be a list`);
+  return node.items as Node[];
+}
+
+function checkImageRef(ref: string, node: Node, fail: Fail): void {
+  if (ref.startsWith('oci:')) {
+    const rest = ref.slice(4);
+    const colon = rest.indexOf(':');
+    if (colon <= 0 || colon === rest.length - 1) fail(node, `"${ref}" must be oci:PATH:NAME (an OCI layout directory and the image's ref name in it)`);
+    return;
+  }
+  try {
+    parseReference(ref);
+  } catch (err) {
+    fail(node, (err as Error).message);
+  }
+}
+

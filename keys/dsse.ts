@@ -1,0 +1,78 @@
+/**
+ * DSSE envelopes (secure-systems-lab/dsse v1): the signature covers PAE(payloadType, payload), so a payload can
+ * never be re-interpreted as another type, and no JSON canonicalisation is needed.
+ */
+import nacl from 'tweetnacl';
+import { AirlockError } from '../src/errors.js';
+import type { SecretKey } from './key-file.js';
+
+export interface DsseSignature {
+  keyid: string;
+  sig: string;
+}
+
+export interface DsseEnvelope {
+  payload: string;
+  payloadType: string;
+  signatures: DsseSignature[];
+}
+
+/** Pre-authentication encoding: "DSSEv1" SP LEN(type) SP type SP LEN(body) SP body. */
+export function pae(payloadType: string, payload: Uint8Array): Buffer {
+  const type = Buffer.from(payloadType, 'utf8');
+  return Buffer.concat([Buffer.from(`DSSEv1 ${type.length} `), type, Buffer.from(` ${payload.length} `), payload]);
+}
+
+export function signEnvelope(payloadType: string, payload: Uint8Array, keys: SecretKey[]): DsseEnvelope {
+  const message = pae(payloadType, payload);
+  return {
+    payload: Buffer.from(payload).toString('base64'),
+    payloadType,
+    signatures: keys.map((k) => ({
+      keyid: k.keyid,
+      sig: Buffer.from(nacl.sign.detached(message, Buffer.from(k.secret, 'base64'))).toString('base64'),
+    })),
+  };
+}
+
+/** Whether `sig` is a valid signature of the envelope by the 32-byte public key. */
+export function verifySignature(envelope: DsseEnvelope, sig: DsseSignature, publicKey: Uint8Array): boolean {
+  const signature = Buffer.from(sig.sig, 'base64');
+  if (signature.length !== nacl.sign.signatureLength || publicKey.length !== nacl.sign.publicKeyLength) return false;
+  return nacl.sign.detached.verify(pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64')), signature, publicKey);
+}
+
+/** The canonical serialisation airlock writes. Readers require it byte for byte, so no byte can change unnoticed. */
+export function serializeEnvelope(envelope: DsseEnvelope): string {
+  return JSON.stringify({
+    payload: envelope.payload,
+    payloadType: envelope.payloadType,
+    signatures: envelope.signatures.map((s) => ({ keyid: s.keyid, sig: s.sig })),
+  });
+}
+
+export function parseEnvelope(text: string, label: string, { canonical = false } = {}): DsseEnvelope {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw new AirlockError('SIGNATURE_INVALID', `${label} is not a DSSE envelope (not JSON)`, { cause: err });
+  }
+  const env = value as Partial<DsseEnvelope>;
+  const ok =
+    typeof env.payload === 'string' &&
+    typeof env.payloadType === 'string' &&
+    Array.isArray(env.signatures) &&
+    env.signatures.every((s) => typeof s?.keyid === 'string' && typeof s?.sig === 'string') &&
+    /^[A-Za-z0-9+/]*={0,2}$/.test(env.payload);
+  if (!ok) throw new AirlockError('SIGNATURE_INVALID', `${label} is not a DSSE envelope (payload, payloadType and signatures are required)`);
+  const envelope = env as DsseEnvelope;
+  if (canonical && serializeEnvelope(envelope) !== text) {
+    throw new AirlockError('SIGNATURE_INVALID', `${label} is not in airlock's canonical form (the file was altered)`);
+  }
+  return envelope;
+}
+
+export function decodePayload(envelope: DsseEnvelope): Buffer {
+  return Buffer.from(envelope.payload, 'base64');
+}

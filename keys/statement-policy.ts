@@ -1,0 +1,81 @@
+/**
+ * Acceptance of a bundle statement against a trust root: a threshold of release keys, the channel, rollback
+ * protection by sequence, and expiry. A pure function of its inputs.
+ */
+import { STATEMENT_PAYLOAD_TYPE, type Statement } from '../src/bundle/format.js';
+import type { DsseEnvelope } from './dsse.js';
+import { type Verdict, evaluateSignatures, isExpired } from './policy.js';
+import type { TrustRoot } from './trust-root.js';
+
+export interface AcceptedState {
+  sequence: number;
+  rootDigest: string;
+}
+
+export interface StatementCheck {
+  envelope: DsseEnvelope;
+  trust: TrustRoot;
+  now: Date;
+  /** The channel the site follows; unchecked when omitted (offline `bundle verify`). */
+  channel?: string;
+  /** The last bundle accepted on the channel, for rollback protection. */
+  lastAccepted?: AcceptedState;
+}
+
+export interface StatementVerdict extends Verdict<Statement> {
+  /** The same bundle as the one in force: an idempotent re-import. */
+  sameAsAccepted?: boolean;
+}
+
+export function evaluateStatement({ envelope, trust, now, channel, lastAccepted }: StatementCheck): StatementVerdict {
+  if (isExpired(trust.expires, now)) {
+    return { ok: false, signers: [], error: { code: 'EXPIRED', message: `the trust root expired at ${trust.expires}` } };
+  }
+  const sigs = evaluateSignatures({ envelope, payloadType: STATEMENT_PAYLOAD_TYPE, keys: trust.keys, role: trust.roles.release, roleName: 'release' });
+  if (!sigs.ok || !sigs.value) return { ok: false, signers: sigs.signers, error: sigs.error ?? { code: 'SIGNATURE_INVALID', message: 'unsigned' } };
+  const { signers } = sigs;
+  const statement = parseStatement(sigs.value);
+  if (!statement) return { ok: false, signers, error: { code: 'SIGNATURE_INVALID', message: 'the signed statement is malformed' } };
+  if (statement.expires !== undefined && isExpired(statement.expires, now)) {
+    return { ok: false, signers, value: statement, error: { code: 'EXPIRED', message: `the bundle expired at ${statement.expires}` } };
+  }
+  if (channel !== undefined && statement.channel !== channel) {
+    return { ok: false, signers, value: statement, error: { code: 'CHANNEL_MISMATCH', message: `the bundle is for channel "${statement.channel}", this site follows "${channel}"` } };
+  }
+  if (lastAccepted) {
+    if (statement.sequence === lastAccepted.sequence && statement.root.digest === lastAccepted.rootDigest) {
+      return { ok: true, signers, value: statement, sameAsAccepted: true };
+    }
+    if (statement.sequence <= lastAccepted.sequence) {
+      return {
+        ok: false,
+        signers,
+        value: statement,
+        error: { code: 'ROLLBACK', message: `sequence ${statement.sequence} is not newer than ${lastAccepted.sequence}, the last one accepted on channel "${statement.channel}" (a replay or rollback)` },
+      };
+    }
+  }
+  return { ok: true, signers, value: statement };
+}
+
+function parseStatement(bytes: Buffer): Statement | undefined {
+  try {
+    const s = JSON.parse(bytes.toString('utf8')) as Statement;
+    const ok =
+      s.type === 'airlock-statement' &&
+      typeof s.name === 'string' &&
+      typeof s.channel === 'string' &&
+      Number.isSafeInteger(s.sequence) &&
+      s.sequence >= 0 &&
+      typeof s.created === 'string' &&
+      (s.expires === undefined || typeof s.expires === 'string') &&
+      typeof s.root?.digest === 'string' &&
+      /^sha256:[a-f0-9]{64}$/.test(s.root.digest) &&
+      Number.isSafeInteger(s.root.size) &&
+      typeof s.root.mediaType === 'string' &&
+      (s.base === undefined || /^sha256:[a-f0-9]{64}$/.test(s.base));
+    return ok ? s : undefined;
+  } catch {
+    return undefined;
+  }
+}

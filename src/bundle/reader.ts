@@ -1,0 +1,185 @@
+/**
+ * The bundle reader: one forward pass over the archive, no random access, no staging. It checks the signature
+ * (through the injected `verifyStatement`) before any blob, learns every expected digest and size from the signed
+ * root before the first large blob, and hashes each blob as it streams past. Anything unexpected aborts the read.
+ */
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Writable } from 'node:stream';
+import type { Descriptor } from '../descriptor.js';
+import { VerifyingStream, verifyBytes } from '../digest.js';
+import { AirlockError } from '../errors.js';
+import { childrenOf, hasChildren, parseJson, platformsOf } from '../graph.js';
+import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
+import type { Pusher } from '../storage.js';
+import { TarReader } from '../tar/reader.js';
+import type { TarHeader } from '../tar/header.js';
+import {
+  BLOB_ENTRY_RE,
+  ENTRY_INDEX,
+  ENTRY_LAYOUT,
+  ENTRY_SIGNATURE,
+  MAX_INDEX_JSON,
+  MAX_METADATA_BLOB,
+  MAX_SIGNATURE_JSON,
+  type Statement,
+  layoutIndexFor,
+} from './format.js';
+
+export interface VerifiedStatement {
+  statement: Statement;
+  signers: string[];
+}
+
+export interface ReadBundleOptions {
+  source: AsyncIterable<Buffer | Uint8Array>;
+  /** Checks the envelope text against the trust policy; throws to reject. Called before any blob is read. */
+  verifyStatement: (envelopeText: string) => VerifiedStatement | Promise<VerifiedStatement>;
+  /** Receives metadata blobs once verified. */
+  onMetadata?: (desc: Descriptor, bytes: Buffer) => void | Promise<void>;
+  /** Receives large blobs; a Pusher verifies size and digest while streaming. Without it the reader verifies. */
+  blobSink?: Pusher;
+  /** Whether a blob left out of the archive is acceptable (delta bundles): true when the site already holds it. */
+  isHeld?: (desc: Descriptor) => boolean | Promise<boolean>;
+  /** Stop after the metadata (for inspect): large blobs are not read. */
+  metadataOnly?: boolean;
+  onBytes?: (position: number) => void;
+}
+
+export interface BundleContents extends VerifiedStatement {
+  root: Descriptor;
+  rootIndex: OciIndex;
+  metadata: Map<string, Buffer>;
+  /** Large blobs, in archive order, that were read and verified. */
+  blobs: Descriptor[];
+  /** Large blobs the signed root lists that the archive left out (only for delta bundles, only held ones). */
+  leftOut: Descriptor[];
+  /** Bytes of the archive read. */
+  bytesRead: number;
+}
+
+export async function readBundle(opts: ReadBundleOptions): Promise<BundleContents> {
+  const tar = new TarReader(opts.source);
+
+  const layout = await expectEntry(tar, ENTRY_LAYOUT, 64);
+  if (layout.toString('utf8') !== OCI_LAYOUT_CONTENT) throw corrupt(`${ENTRY_LAYOUT} has unexpected content`);
+  const indexJson = (await expectEntry(tar, ENTRY_INDEX, MAX_INDEX_JSON)).toString('utf8');
+  const signatureText = (await expectEntry(tar, ENTRY_SIGNATURE, MAX_SIGNATURE_JSON)).toString('utf8');
+  const verified = await opts.verifyStatement(signatureText);
+  const root = verified.statement.root;
+
+  const expectedMeta = new Map<string, Descriptor>([[root.digest, root]]);
+  const metadata = new Map<string, Buffer>();
+  const expectedBlobs = new Map<string, Descriptor>();
+  const received = new Set<string>();
+  const blobs: Descriptor[] = [];
+  let rootIndex: OciIndex | undefined;
+  let phase: 'metadata' | 'blobs' = 'metadata';
+
+  const finishMetadata = () => {
+    const missing = [...expectedMeta.keys()].filter((d) => !metadata.has(d));
+    if (missing.length) throw corrupt(`metadata blob ${missing[0]} is missing or out of order (${missing.length} missing)`);
+    for (const digest of metadata.keys()) expectedBlobs.delete(digest);
+    if (!rootIndex) throw corrupt('the signed root is missing');
+    if (indexJson !== layoutIndexFor(root, rootIndex)) throw corrupt(`${ENTRY_INDEX} does not match the signed root`);
+    phase = 'blobs';
+  };
+
+  for (;;) {
+    const header = await tar.next();
+    opts.onBytes?.(tar.position);
+    if (!header) break;
+    const digest = blobDigest(header);
+    if (received.has(digest)) throw corrupt(`duplicate entry ${header.name}`);
+
+    if (phase === 'metadata') {
+      const expected = expectedMeta.get(digest);
+      if (expected) {
+        if (header.size !== expected.size) throw sizeMismatch(header, expected);
+        const bytes = await tar.readBody(header, MAX_METADATA_BLOB);
+        verifyBytes(bytes, expected, header.name);
+        received.add(digest);
+        metadata.set(digest, bytes);
+        if (digest === root.digest) rootIndex = parseJson<OciIndex>(bytes, 'the bundle root');
+        if (hasChildren(expected)) {
+          const children = childrenOf(expected, bytes, platformsOf(expected));
+          for (const c of children.metadata) if (!expectedMeta.has(c.digest)) expectedMeta.set(c.digest, c);
+          for (const b of children.blobs) if (!expectedBlobs.has(b.digest)) expectedBlobs.set(b.digest, b);
+        }
+        await opts.onMetadata?.(expected, bytes);
+        continue;
+      }
+      finishMetadata();
+      if (opts.metadataOnly) break;
+    }
+
+    const desc = expectedBlobs.get(digest);
+    if (!desc) throw corrupt(`entry ${header.name} is not listed by the signed root`);
+    if (header.size !== desc.size) throw sizeMismatch(header, desc);
+    received.add(digest);
+    const body = Readable.from(tar.body(header.size), { objectMode: false, highWaterMark: 1024 * 1024 });
+    if (opts.blobSink) await opts.blobSink.push(desc, body);
+    else await pipeline(body, new VerifyingStream(desc, header.name), discard());
+    blobs.push(desc);
+    opts.onBytes?.(tar.position);
+  }
+
+  if (phase === 'metadata') finishMetadata();
+  const leftOut: Descriptor[] = [];
+  if (!opts.metadataOnly) {
+    const absent = [...expectedBlobs.values()].filter((d) => !received.has(d.digest));
+    if (absent.length) {
+      if (!verified.statement.base) {
+        throw new AirlockError('BUNDLE_TRUNCATED', `the archive lacks ${absent.length} blob(s) its signed root lists, first ${absent[0]?.digest}`);
+      }
+      const notHeld: Descriptor[] = [];
+      for (const d of absent) if (!(await opts.isHeld?.(d))) notHeld.push(d);
+      if (notHeld.length) {
+        throw new AirlockError(
+          'BASE_MISSING',
+          `this delta bundle needs ${notHeld.length} blob(s) from its base ${verified.statement.base} that are not held here: ${notHeld.map((d) => d.digest).join(', ')}`,
+        );
+      }
+      leftOut.push(...absent);
+    }
+  }
+  if (!rootIndex) throw corrupt('the signed root is missing');
+  return { ...verified, root, rootIndex, metadata, blobs, leftOut, bytesRead: tar.position };
+}
+
+async function expectEntry(tar: TarReader, name: string, limit: number): Promise<Buffer> {
+  const header = await tar.next();
+  if (!header) throw new AirlockError('BUNDLE_TRUNCATED', `the archive ends before ${name}`);
+  checkSafe(header);
+  if (header.name !== name) throw corrupt(`expected entry ${name}, found ${header.name}`);
+  return tar.readBody(header, limit);
+}
+
+function blobDigest(header: TarHeader): string {
+  checkSafe(header);
+  const match = BLOB_ENTRY_RE.exec(header.name);
+  if (!match) throw corrupt(`unlisted entry ${header.name}`);
+  return `sha256:${match[1]}`;
+}
+
+function checkSafe(header: TarHeader): void {
+  if (header.type === '1' || header.type === '2') {
+    throw new AirlockError('BUNDLE_UNSAFE_ENTRY', `entry ${header.name} is a ${header.type === '1' ? 'hard' : 'symbolic'} link; bundles hold regular files only`);
+  }
+  if (header.name.startsWith('/') || header.name.split('/').some((part) => part === '..')) {
+    throw new AirlockError('BUNDLE_UNSAFE_ENTRY', `entry ${header.name} has an absolute or parent-relative path`);
+  }
+  if (header.type !== '0') throw new AirlockError('BUNDLE_UNSAFE_ENTRY', `entry ${header.name} is not a regular file (type ${header.type})`);
+}
+
+function sizeMismatch(header: TarHeader, desc: Descriptor): AirlockError {
+  return new AirlockError('SIZE_MISMATCH', `entry ${header.name} is ${header.size} bytes, the signed root says ${desc.size}`);
+}
+
+function corrupt(message: string): AirlockError {
+  return new AirlockError('BUNDLE_CORRUPT', message);
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _enc, done) => done() });
+}

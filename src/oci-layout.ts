@@ -1,0 +1,126 @@
+/**
+ * An OCI image layout on disk (image-spec `image-layout.md`) as a content store. Writes go to an ingest file,
+ * are verified while streaming, then renamed into place, so a blob path never holds partial or wrong bytes.
+ * Blobs are immutable once written.
+ */
+import { randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { ANNOTATION_REF_NAME, type Descriptor, MediaType, digestHex, isDigest } from './descriptor.js';
+import { VerifyingStream } from './digest.js';
+import { AirlockError } from './errors.js';
+import type { Target } from './storage.js';
+
+export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
+
+export interface OciIndex {
+  schemaVersion: 2;
+  mediaType?: string;
+  manifests: Descriptor[];
+  annotations?: Record<string, string>;
+}
+
+export class OciLayoutStore implements Target {
+  private constructor(readonly dir: string) {}
+
+  /** Opens a layout, creating `oci-layout`, `index.json` and `blobs/sha256` when `create` is set. */
+  static async open(dir: string, { create = false }: { create?: boolean } = {}): Promise<OciLayoutStore> {
+    const store = new OciLayoutStore(dir);
+    const layoutFile = join(dir, 'oci-layout');
+    try {
+      const layout = JSON.parse(await readFile(layoutFile, 'utf8')) as { imageLayoutVersion?: string };
+      if (layout.imageLayoutVersion !== '1.0.0') {
+        throw new AirlockError('NOT_FOUND', `${dir} is not an OCI image layout version 1.0.0`);
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!create) throw new AirlockError('NOT_FOUND', `${dir} is not an OCI image layout (no oci-layout file)`);
+      await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
+      await writeFile(layoutFile, OCI_LAYOUT_CONTENT);
+      await store.writeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] });
+    }
+    return store;
+  }
+
+  blobPath(digest: string): string {
+    if (!isDigest(digest)) throw new AirlockError('DIGEST_MISMATCH', `not a sha256 digest: ${digest}`);
+    return join(this.dir, 'blobs', 'sha256', digestHex(digest));
+  }
+
+  async exists(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    try {
+      const info = await stat(this.blobPath(desc.digest));
+      return info.size === desc.size;
+    } catch {
+      return false;
+    }
+  }
+
+  async fetch(desc: Descriptor): Promise<Readable> {
+    const path = this.blobPath(desc.digest);
+    try {
+      await stat(path);
+    } catch {
+      throw new AirlockError('BLOB_UNKNOWN', `blob ${desc.digest} is not in the layout at ${this.dir}`);
+    }
+    return createReadStream(path, { highWaterMark: 1024 * 1024 });
+  }
+
+  async push(desc: Descriptor, content: Readable): Promise<void> {
+    if (await this.exists(desc)) {
+      content.resume();
+      return;
+    }
+    const ingestDir = join(this.dir, 'ingest');
+    await mkdir(ingestDir, { recursive: true });
+    const ingest = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+    try {
+      await pipeline(content, new VerifyingStream(desc), createWriteStream(ingest, { highWaterMark: 1024 * 1024 }));
+      await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+      await rename(ingest, this.blobPath(desc.digest));
+    } catch (err) {
+      await rm(ingest, { force: true });
+      throw err;
+    }
+  }
+
+  async readIndex(): Promise<OciIndex> {
+    const raw = await readFile(join(this.dir, 'index.json'), 'utf8');
+    const index = JSON.parse(raw) as OciIndex;
+    if (!Array.isArray(index.manifests)) {
+      throw new AirlockError('NOT_FOUND', `${this.dir}/index.json has no manifests list`);
+    }
+    return index;
+  }
+
+  async writeIndex(index: OciIndex): Promise<void> {
+    const tmp = join(this.dir, `index.json.${randomBytes(6).toString('hex')}`);
+    await writeFile(tmp, JSON.stringify(index));
+    await rename(tmp, join(this.dir, 'index.json'));
+  }
+
+  async resolve(reference: string): Promise<Descriptor> {
+    const index = await this.readIndex();
+    const found = isDigest(reference)
+      ? index.manifests.find((m) => m.digest === reference)
+      : index.manifests.find((m) => m.annotations?.[ANNOTATION_REF_NAME] === reference);
+    if (!found) {
+      const known = index.manifests.map((m) => m.annotations?.[ANNOTATION_REF_NAME]).filter(Boolean);
+      throw new AirlockError(
+        'MANIFEST_UNKNOWN',
+        `no image named ${reference} in the OCI layout at ${this.dir}` + (known.length ? ` (it has: ${known.join(', ')})` : ''),
+      );
+    }
+    return found;
+  }
+
+  async tag(desc: Descriptor, reference: string): Promise<void> {
+    const index = await this.readIndex();
+    const others = index.manifests.filter((m) => m.annotations?.[ANNOTATION_REF_NAME] !== reference);
+    const tagged: Descriptor = { ...desc, annotations: { ...desc.annotations, [ANNOTATION_REF_NAME]: reference } };
+    await this.writeIndex({ ...index, manifests: [...others, tagged] });
+  }
+}

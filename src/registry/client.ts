@@ -1,0 +1,194 @@
+/**
+ * HTTP access to one registry host speaking the OCI distribution API: scheme selection (HTTPS, or plain HTTP for
+ * loopback or when told), Bearer-token and Basic authentication driven by `WWW-Authenticate` challenges, retries
+ * with backoff for idempotent requests, and errors that name the registry and what to do.
+ */
+import { AirlockError } from '../errors.js';
+import { apiHost, isLoopbackHost } from '../reference.js';
+import { parseChallenge } from './challenge.js';
+import type { Credential, CredentialLookup } from './credentials.js';
+
+export type FetchFn = typeof fetch;
+
+export interface RegistryClientOptions {
+  /** Registry name as it appears in references: `docker.io`, `127.0.0.1:5000`. */
+  registry: string;
+  /** Speak plain HTTP. Loopback hosts use it without being told. */
+  plainHttp?: boolean;
+  credentials?: CredentialLookup;
+  fetch?: FetchFn;
+  sleep?: (ms: number) => Promise<void>;
+  /** Attempts for idempotent requests on network errors, 429 and 5xx. */
+  attempts?: number;
+  userAgent?: string;
+}
+
+export interface RequestOptions {
+  headers?: Record<string, string>;
+  body?: Uint8Array | string | AsyncIterable<Uint8Array>;
+  /** Token scopes, e.g. `repository:team/app:pull`. */
+  scopes: string[];
+  /** Statuses the caller handles itself; anything else outside 2xx becomes an error. */
+  accept?: number[];
+  /** Describes the request in errors: "image 127.0.0.1:5000/app:1.0". */
+  what: string;
+  redirect?: RequestRedirect;
+}
+
+const sleepDefault = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+export class RegistryClient {
+  readonly registry: string;
+  readonly baseUrl: string;
+  private readonly credential: Credential | undefined;
+  private readonly fetchFn: FetchFn;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly attempts: number;
+  private readonly userAgent: string;
+  private readonly tokens = new Map<string, string>();
+  private basic = false;
+
+  constructor({ registry, plainHttp = false, credentials, fetch: fetchFn = fetch, sleep = sleepDefault, attempts = 4, userAgent = 'airlock/0.1' }: RegistryClientOptions) {
+    this.registry = registry;
+    const host = apiHost(registry);
+    const scheme = plainHttp || isLoopbackHost(host) ? 'http' : 'https';
+    this.baseUrl = `${scheme}://${host}`;
+    this.credential = credentials?.(registry);
+    this.fetchFn = fetchFn;
+    this.sleep = sleep;
+    this.attempts = attempts;
+    this.userAgent = userAgent;
+  }
+
+  /** Sends a request, authenticating on challenge. Retries idempotent ones (no body) on transient failures. */
+  async request(method: string, pathOrUrl: string, opts: RequestOptions): Promise<Response> {
+    const idempotent = opts.body === undefined && (method === 'GET' || method === 'HEAD');
+    const attempts = idempotent ? this.attempts : 1;
+    let lastError: unknown;
+    for (let attempt = 1; attempt <= attempts; attempt++) {
+      try {
+        const res = await this.authenticated(method, pathOrUrl, opts);
+        if ((res.status === 429 || res.status >= 500) && attempt < attempts && !opts.accept?.includes(res.status)) {
+          await res.body?.cancel();
+          await this.sleep(backoff(attempt));
+          continue;
+        }
+        return await this.check(res, opts);
+      } catch (err) {
+        if (err instanceof AirlockError) throw err;
+        lastError = err;
+        if (attempt < attempts) await this.sleep(backoff(attempt));
+      }
+    }
+    throw new AirlockError('REGISTRY_UNREACHABLE', `${opts.what}: cannot reach registry ${this.registry} (${networkReason(lastError)})`, { cause: lastError });
+  }
+
+  private async authenticated(method: string, pathOrUrl: string, opts: RequestOptions): Promise<Response> {
+    const url = pathOrUrl.startsWith('http') ? pathOrUrl : `${this.baseUrl}${pathOrUrl}`;
+    const send = () => this.send(method, url, opts);
+    const res = await send();
+    if (res.status !== 401) return res;
+    const header = res.headers.get('www-authenticate');
+    await res.body?.cancel();
+    if (!header) return res;
+    const challenge = parseChallenge(header);
+    if (challenge?.scheme === 'bearer') {
+      await this.fetchToken(challenge.params, opts);
+    } else if (challenge?.scheme === 'basic') {
+      if (!this.credential) return res;
+      this.basic = true;
+    } else {
+      return res;
+    }
+    if (isStreamBody(opts.body)) return res; // a streamed body cannot be sent twice; callers authenticate first
+    return send();
+  }
+
+  private send(method: string, url: string, opts: RequestOptions): Promise<Response> {
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...opts.headers };
+    const token = this.tokens.get(scopeKey(opts.scopes));
+    if (token) headers.authorization = `Bearer ${token}`;
+    else if (this.basic && this.credential) headers.authorization = basicHeader(this.credential);
+    const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: opts.redirect ?? 'follow' };
+    if (opts.body !== undefined) {
+      init.body = opts.body as BodyInit;
+      if (isStreamBody(opts.body)) init.duplex = 'half';
+    }
+    return this.fetchFn(url, init);
+  }
+
+  private async fetchToken(params: Record<string, string>, opts: RequestOptions): Promise<void> {
+    const realm = params.realm;
+    if (!realm) throw new AirlockError('REGISTRY_UNAUTHORIZED', `${opts.what}: registry ${this.registry} sent a Bearer challenge without a realm`);
+    const url = new URL(realm);
+    if (params.service) url.searchParams.set('service', params.service);
+    const scopes = opts.scopes.length ? opts.scopes : params.scope ? [params.scope] : [];
+    for (const scope of scopes) url.searchParams.append('scope', scope);
+    const headers: Record<string, string> = { 'user-agent': this.userAgent };
+    if (this.credential) headers.authorization = basicHeader(this.credential);
+    let res: Response;
+    try {
+      res = await this.fetchFn(url, { headers });
+    } catch (err) {
+      throw new AirlockError('REGISTRY_UNREACHABLE', `${opts.what}: cannot reach the token service ${url.origin} (${networkReason(err)})`, { cause: err });
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw unauthorized(opts.what, this.registry, `the token service answered ${res.status}`);
+    }
+    const body = (await res.json()) as { token?: string; access_token?: string };
+    const token = body.token ?? body.access_token;
+    if (!token) throw unauthorized(opts.what, this.registry, 'the token service returned no token');
+    this.tokens.set(scopeKey(opts.scopes), token);
+  }
+
+  private async check(res: Response, opts: RequestOptions): Promise<Response> {
+    if (res.ok || opts.accept?.includes(res.status)) return res;
+    const detail = await errorDetail(res);
+    if (res.status === 401 || res.status === 403) {
+      throw unauthorized(opts.what, this.registry, `${res.status}${detail ? `: ${detail}` : ''}`);
+    }
+    if (res.status === 404) {
+      throw new AirlockError('NOT_FOUND', `${opts.what}: not found on ${this.registry}${detail ? ` (${detail})` : ''}`);
+    }
+    throw new AirlockError('REGISTRY_ERROR', `${opts.what}: registry ${this.registry} answered ${res.status}${detail ? `: ${detail}` : ''}`);
+  }
+}
+
+function unauthorized(what: string, registry: string, why: string): AirlockError {
+  return new AirlockError(
+    'REGISTRY_UNAUTHORIZED',
+    `${what}: registry ${registry} refused access (${why}); log in with \`docker login ${registry}\` or check the credentials in your Docker config.json`,
+  );
+}
+
+async function errorDetail(res: Response): Promise<string> {
+  try {
+    const text = await res.text();
+    const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
+    return (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ');
+  } catch {
+    return '';
+  }
+}
+
+function networkReason(err: unknown): string {
+  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
+  return cause?.code ?? cause?.message ?? (err as Error | undefined)?.message ?? 'unknown error';
+}
+
+function basicHeader(c: Credential): string {
+  return `Basic ${Buffer.from(`${c.username}:${c.password}`).toString('base64')}`;
+}
+
+function scopeKey(scopes: string[]): string {
+  return [...scopes].sort().join(' ');
+}
+
+function backoff(attempt: number): number {
+  return Math.min(200 * 2 ** (attempt - 1), 5000) + Math.floor(Math.random() * 100);
+}
+
+function isStreamBody(body: unknown): boolean {
+  return body !== undefined && body !== null && typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function';
+}

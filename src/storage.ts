@@ -1,0 +1,58 @@
+/**
+ * The content abstractions every byte mover in airlock is written against (after oras-go's content package).
+ * Abilities are split into small interfaces; optional ones are detected with type guards.
+ */
+import type { Readable } from 'node:stream';
+import type { Descriptor } from './descriptor.js';
+
+export interface Fetcher {
+  /** A stream of the blob's bytes. Implementations that can verify do so while streaming. */
+  fetch(desc: Descriptor): Promise<Readable>;
+}
+
+export interface Pusher {
+  /**
+   * Stores `content`, verifying its size and digest against `desc` while streaming. Content that is already
+   * present is success, not an error.
+   */
+  push(desc: Descriptor, content: Readable): Promise<void>;
+}
+
+export interface ReadOnlyStorage extends Fetcher {
+  exists(desc: Descriptor): Promise<boolean>;
+}
+
+export interface Storage extends ReadOnlyStorage, Pusher {}
+
+export interface Resolver {
+  /** The descriptor a reference (tag or digest) points to. */
+  resolve(reference: string): Promise<Descriptor>;
+}
+
+export interface Tagger {
+  tag(desc: Descriptor, reference: string): Promise<void>;
+}
+
+export interface ReadOnlyTarget extends ReadOnlyStorage, Resolver {}
+
+export interface Target extends Storage, Resolver, Tagger {}
+
+/** Optional ability: a blob can be mounted from another repository of the same registry. */
+export interface Mounter {
+  mount(desc: Descriptor, fromRepository: string): Promise<boolean>;
+}
+
+export function canMount(value: unknown): value is Mounter {
+  return typeof (value as Partial<Mounter>).mount === 'function';
+}
+
+/** Reads a whole (small) blob into memory. Only for manifests and configs, never layers. */
+export async function fetchAll(src: Fetcher, desc: Descriptor, limit = 16 * 1024 * 1024): Promise<Buffer> {
+  if (desc.size > limit) {
+    throw new RangeError(`refusing to buffer ${desc.digest}: ${desc.size} bytes is over the ${limit}-byte limit for metadata`);
+  }
+  const stream = await src.fetch(desc);
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
