@@ -67,10 +67,15 @@ export function parseEnvelope(text: string, label: string, { canonical = false }
     /^[A-Za-z0-9+/]*={0,2}$/.test(env.payload);
   if (!ok) throw new AirlockError('SIGNATURE_INVALID', `${label} is not a DSSE envelope (payload, payloadType and signatures are required)`);
   const envelope = env as DsseEnvelope;
-  if (canonical && serializeEnvelope(envelope) !== text) {
+  if (canonical && (serializeEnvelope(envelope) !== text || !isCanonicalBase64(envelope.payload) || !envelope.signatures.every((s) => isCanonicalBase64(s.sig)))) {
     throw new AirlockError('SIGNATURE_INVALID', `${label} is not in airlock's canonical form (the file was altered)`);
   }
   return envelope;
+}
+
+/** Base64 decoders ignore stray trailing bits; canonical text is what re-encoding the bytes gives. */
+function isCanonicalBase64(text: string): boolean {
+  return Buffer.from(text, 'base64').toString('base64') === text;
 }
 
 export function decodePayload(envelope: DsseEnvelope): Buffer {

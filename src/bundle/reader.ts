@@ -13,7 +13,7 @@ import { childrenOf, hasChildren, parseJson, platformsOf } from '../graph.js';
 import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
 import type { Pusher } from '../storage.js';
 import { TarReader } from '../tar/reader.js';
-import type { TarHeader } from '../tar/header.js';
+import { type TarHeader, encodeHeader } from '../tar/header.js';
 import {
   BLOB_ENTRY_RE,
   ENTRY_INDEX,
@@ -170,6 +170,10 @@ function checkSafe(header: TarHeader): void {
     throw new AirlockError('BUNDLE_UNSAFE_ENTRY', `entry ${header.name} has an absolute or parent-relative path`);
   }
   if (header.type !== '0') throw new AirlockError('BUNDLE_UNSAFE_ENTRY', `entry ${header.name} is not a regular file (type ${header.type})`);
+  if (Buffer.byteLength(header.name) > 100) throw corrupt(`unlisted entry ${header.name.slice(0, 120)}`);
+  // Bundles carry exactly the headers airlock writes, so no header byte (not even the checksum field's own
+  // terminators, which the checksum does not cover) can change unnoticed.
+  if (!header.raw.equals(encodeHeader(header.name, header.size))) throw corrupt(`entry ${header.name} has a non-canonical tar header`);
 }
 
 function sizeMismatch(header: TarHeader, desc: Descriptor): AirlockError {

@@ -35,7 +35,7 @@ export function parseManifests(text: string, file: string): ManifestDocument[] {
     }
     const value = doc.toJS() as unknown;
     if (value === null || value === undefined) continue;
-    const line = lineCounter.linePos(doc.range[0]).line;
+    const line = lineCounter.linePos(doc.contents?.range?.[0] ?? doc.range[0]).line;
     if (typeof value !== 'object' || Array.isArray(value)) {
       throw new AirlockError('MANIFESTS_INVALID', `${file}:${line}: a manifest document must be a mapping`);
     }

@@ -12,6 +12,8 @@ export interface TarHeader {
   size: number;
   /** '0' regular file, '5' directory, '1' hard link, '2' symlink, … */
   type: string;
+  /** The header block as read. */
+  raw: Buffer;
 }
 
 /** A header for a regular file with fixed, reproducible metadata (mode 0644, uid/gid 0, mtime 0). */
@@ -58,7 +60,7 @@ export function decodeHeader(h: Buffer, offset: number): TarHeader {
   const size = (sizeField[0] ?? 0) & 0x80 ? parseBase256(sizeField) : parseOctal(sizeField);
   if (size === undefined || !Number.isSafeInteger(size) || size < 0) throw corrupt('malformed size');
   const type = String.fromCharCode(h[156] ?? 0);
-  return { name, size, type: type === '\u0000' ? '0' : type };
+  return { name, size, type: type === '\u0000' ? '0' : type, raw: h };
 }
 
 export function isZeroBlock(b: Buffer): boolean {
