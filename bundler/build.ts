@@ -9,7 +9,7 @@ import { ANNOTATION_BUNDLE_NAME, BUNDLE_ARTIFACT_TYPE, STATEMENT_PAYLOAD_TYPE, t
 import { planBundle } from '../src/bundle/plan.js';
 import { writeBundle } from '../src/bundle/writer.js';
 import { ANNOTATION_CREATED, type Descriptor, MediaType } from '../src/descriptor.js';
-import { AirlockError } from '../src/errors.js';
+import { AirlockError, errorMessage, isAirlockError } from '../src/errors.js';
 import type { ManifestDocument } from '../src/manifests/documents.js';
 import { imagesOf } from '../src/manifests/images.js';
 import { MemoryStore } from '../src/memory-store.js';
@@ -17,7 +17,6 @@ import { OciLayoutStore } from '../src/oci-layout.js';
 import { formatReference, parseReference } from '../src/reference.js';
 import type { FetchFn } from '../src/registry/client.js';
 import type { CredentialLookup } from '../src/registry/credentials.js';
-import type { ReadOnlyStorage } from '../src/storage.js';
 import { formatBytes, parseDuration } from '../src/units.js';
 import { serializeEnvelope, signEnvelope } from '../keys/dsse.js';
 import type { SecretKey } from '../keys/key-file.js';
@@ -135,9 +134,16 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       metadata: (d) => metadata.get(d),
       signature,
       openBlob: async (desc) => {
-        const src = sourceOf.get(desc.digest) ?? ((await scratch.exists(desc)) ? scratch : undefined);
-        if (!src) throw new AirlockError('BLOB_UNKNOWN', `no source for blob ${desc.digest}`);
-        return src.fetch(desc);
+        const image = sourceOf.get(desc.digest);
+        if (image) return image.source.fetch(desc).catch((err: unknown) => {
+          throw new AirlockError(isAirlockError(err) ? err.code : 'REGISTRY_ERROR', `image ${image.name}: ${errorMessage(err)}`, { cause: err });
+        });
+        if (await scratch.exists(desc)) return scratch.fetch(desc);
+        throw new AirlockError('BLOB_UNKNOWN', `no source for blob ${desc.digest}`);
+      },
+      describeBlob: (desc) => {
+        const image = sourceOf.get(desc.digest);
+        return image ? `image ${image.name}: layer ${desc.digest}` : `blob ${desc.digest}`;
       },
       onPlan: (totalBytes, blobs) => {
         if (totalBytes > free) {
@@ -185,12 +191,12 @@ function normalised(ref: string): string {
   }
 }
 
-/** Which source serves each layer: the first image that lists it. */
-function blobSources(images: CollectedImage[], metadata: MemoryStore): Map<string, ReadOnlyStorage> {
-  const sourceOf = new Map<string, ReadOnlyStorage>();
+/** Which image (and so which source) serves each layer: the first that lists it. */
+function blobSources(images: CollectedImage[], metadata: MemoryStore): Map<string, CollectedImage> {
+  const sourceOf = new Map<string, CollectedImage>();
   for (const image of images) {
     for (const blob of planBundle(image.desc, (d) => metadata.get(d)).blobs) {
-      if (!sourceOf.has(blob.digest)) sourceOf.set(blob.digest, image.source);
+      if (!sourceOf.has(blob.digest)) sourceOf.set(blob.digest, image);
     }
   }
   return sourceOf;

@@ -25,6 +25,8 @@ export interface WriteBundleOptions {
   signature: string;
   /** Opens a large blob's bytes at its source. */
   openBlob: (desc: Descriptor) => Promise<Readable>;
+  /** Names a blob in errors, e.g. "image registry/app:1 layer sha256:…". */
+  describeBlob?: (desc: Descriptor) => string;
   /** Large blobs to leave out (a delta's base holds them). */
   leaveOut?: (desc: Descriptor) => boolean;
   onBytes?: (n: number) => void;
@@ -72,7 +74,7 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WrittenBund
     for (const desc of carried) {
       await sink.write(encodeHeader(blobEntryName(desc.digest), desc.size));
       const source = await openBlob(desc);
-      const verified = source.pipe(new VerifyingStream(desc));
+      const verified = source.pipe(new VerifyingStream(desc, opts.describeBlob?.(desc) ?? desc.digest));
       source.on('error', (err) => verified.destroy(err));
       for await (const chunk of verified) await sink.write(chunk as Buffer);
       await sink.pad(desc.size);

@@ -66,8 +66,8 @@ export async function tagLayout(dir: string, desc: Desc, name: string): Promise<
 }
 
 /** Pushes an image (or index, with every platform) from a layout to a registry with skopeo, digests preserved. */
-export async function skopeoPush(dir: string, name: string, dest: string, extra: string[] = []): Promise<void> {
-  await run('skopeo', ['copy', '--quiet', '--all', '--preserve-digests', '--dest-tls-verify=false', ...extra, `oci:${dir}:${name}`, `docker://${dest}`]);
+export async function skopeoPush(dir: string, name: string, dest: string, extra: string[] = ['--all', '--preserve-digests']): Promise<void> {
+  await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', ...extra, `oci:${dir}:${name}`, `docker://${dest}`]);
 }
 
 /** The manifest digest a registry serves for a reference, as skopeo sees it. */
