@@ -44,8 +44,9 @@ export async function fetchSource({ url, ref, workDir, baseDir = process.cwd(), 
     await mkdir(gitdir, { recursive: true });
     try {
       await git.init({ fs, gitdir, bare: true });
+      await git.addRemote({ fs, gitdir, remote: 'origin', url, force: true });
       onProgress?.(`fetching ${url}`);
-      const result = await git.fetch({ fs, http, gitdir, url, ...(SHA1.test(ref) ? {} : { ref, singleBranch: true }), tags: true, depth: undefined });
+      const result = await git.fetch({ fs, http, gitdir, remote: 'origin', ...(SHA1.test(ref) ? {} : { ref, singleBranch: true }), tags: true });
       if (!SHA1.test(ref) && result.fetchHead) {
         return { gitdir, commit: await peelToCommit(gitdir, result.fetchHead, what), refName: await remoteRefName(gitdir, ref) };
       }

@@ -169,22 +169,28 @@ export class RegistryRepository implements Target, Mounter {
     let location = start.headers.get('location');
     if (!location) throw new AirlockError('REGISTRY_ERROR', `${what}: the registry started an upload without a Location`);
     const verified = content.pipe(new VerifyingStream(desc, what));
+    // A verification failure aborts the request body; report it rather than the aborted request.
+    let streamError: unknown;
     content.on('error', (err) => verified.destroy(err));
-
-    if (desc.size > this.monolithicLimit) {
-      location = await this.uploadChunks(verified, desc, location, what);
-      const done = await this.client.request('PUT', withDigest(this.absolute(location), desc.digest), { scopes: this.scopes(true), what, accept: [201] });
-      await done.body?.cancel();
-      return;
+    verified.on('error', (err) => (streamError ??= err));
+    try {
+      if (desc.size > this.monolithicLimit) {
+        location = await this.uploadChunks(verified, desc, location, what);
+        const done = await this.client.request('PUT', withDigest(this.absolute(location), desc.digest), { scopes: this.scopes(true), what, accept: [201] });
+        await done.body?.cancel();
+        return;
+      }
+      const res = await this.client.request('PUT', withDigest(this.absolute(location), desc.digest), {
+        scopes: this.scopes(true),
+        what,
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
+        body: verified,
+        accept: [201],
+      });
+      await res.body?.cancel();
+    } catch (err) {
+      throw streamError ?? err;
     }
-    const res = await this.client.request('PUT', withDigest(this.absolute(location), desc.digest), {
-      scopes: this.scopes(true),
-      what,
-      headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-      body: verified,
-      accept: [201],
-    });
-    await res.body?.cancel();
   }
 
   private async uploadChunks(stream: Readable, desc: Descriptor, location: string, what: string): Promise<string> {
