@@ -3,7 +3,6 @@ import { createProgress } from '../../src/progress.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
 import { formatBytes } from '../../src/units.js';
 import { readSecretKey } from '../../keys/key-file.js';
-import { buildBundle } from '../build.js';
 import { loadSpec } from '../spec.js';
 
 export const bundleCreate: Command = {
@@ -49,6 +48,8 @@ Options:
     const keys = await Promise.all(keyPaths.map(readSecretKey));
     const credentials = await loadDockerCredentials();
     const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'writing' });
+    // Loaded on use: the build path pulls in isomorphic-git, which other commands do not need.
+    const { buildBundle } = await import('../build.js');
     const result = await buildBundle({
       spec,
       keys,

@@ -1,4 +1,6 @@
 import { Writable } from 'node:stream';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../bin/main.js';
 import { type ExecResult, exec } from './exec.js';
@@ -28,7 +30,12 @@ export async function cli(args: string[], { env = {}, now }: { env?: Record<stri
   }
 }
 
-export const BINARY = fileURLToPath(new URL('../../bin/airlock.js', import.meta.url));
+/** The repository's bin/airlock.js, found from here whether this file runs from source or from dist/. */
+export const BINARY = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return join(dir, 'bin', 'airlock.js');
+})();
 
 /** Runs the built `airlock` binary as a user would (needs `npm run build`). */
 export function airlock(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<ExecResult> {

@@ -1,0 +1,58 @@
+/** Shared pieces of the benchmarks: timing a command with GNU time, and random layers written to a layout. */
+import { createHash, randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import { exec } from '../test/helpers/exec.js';
+
+export interface Measurement {
+  seconds: number;
+  maxRssKiB: number;
+}
+
+/** Runs a command under `/usr/bin/time -v`: wall time and the peak RSS of it and its children. */
+export async function measure(cmd: string, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Measurement> {
+  const started = process.hrtime.bigint();
+  const res = await exec('/usr/bin/time', ['-v', cmd, ...args], { env });
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  if (res.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.code}: ${res.stderr.slice(-2000)}`);
+  const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(res.stderr);
+  return { seconds, maxRssKiB: rss ? Number(rss[1]) : 0 };
+}
+
+/**
+ * Runs ours and the peer's alternately `runs` times (so drift on a shared machine hits both alike) and returns
+ * the median of each by time.
+ */
+export async function pairedMedians(runs: number, ours: () => Promise<Measurement>, peer: () => Promise<Measurement>): Promise<[Measurement, Measurement]> {
+  const a: Measurement[] = [];
+  const b: Measurement[] = [];
+  for (let i = 0; i < runs; i++) {
+    a.push(await ours());
+    b.push(await peer());
+  }
+  const mid = (list: Measurement[]) => [...list].sort((x, y) => x.seconds - y.seconds)[Math.floor(list.length / 2)] as Measurement;
+  return [mid(a), mid(b)];
+}
+
+/** Writes `size` random bytes as an (uncompressed) layer blob into an OCI layout, streaming. */
+export async function randomLayer(layout: string, size: number): Promise<{ mediaType: string; digest: string; size: number }> {
+  const dir = join(layout, 'blobs', 'sha256');
+  await mkdir(dir, { recursive: true });
+  const tmp = join(dir, `tmp-${randomBytes(4).toString('hex')}`);
+  const out = createWriteStream(tmp);
+  const hash = createHash('sha256');
+  for (let left = size; left > 0; ) {
+    const chunk = randomBytes(Math.min(left, 4 << 20));
+    hash.update(chunk);
+    left -= chunk.length;
+    if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()));
+  }
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+  const hex = hash.digest('hex');
+  await rename(tmp, join(dir, hex));
+  return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${hex}`, size };
+}
+
+export const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
+export const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;

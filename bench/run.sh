@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# npm run bench: installs what the benchmarks need, builds, and runs them; results go to bench/RESULTS.md.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash test/setup/install-deps.sh
+[ -d node_modules ] || npm ci --no-audit --no-fund
+npx tsc -p tsconfig.json
+node dist/bench/bundle-bench.js "$@"
