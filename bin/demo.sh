@@ -2,6 +2,9 @@
 # npm run demo: installs the Node dependencies if missing, builds, and runs the demo end to end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# (re)install when node_modules is missing or older than the lockfile
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund
+fi
 npx tsc -p tsconfig.json
 node dist/bin/demo.js "${1:-demo}"

@@ -4,8 +4,16 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash test/setup/install-deps.sh
-[ -d node_modules ] || npm ci --no-audit --no-fund
+# (re)install when node_modules is missing or older than the lockfile
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  npm install --no-audit --no-fund
+fi
 npx tsc -p tsconfig.json
 npx tsc -p tsconfig.test.json
 npx eslint .
+# Every temporary file of the run (registries' storage, bundles, repositories) lives under one directory that is
+# removed at the end, whatever the outcome.
+TMPDIR="$(mktemp -d "${TMPDIR:-/tmp}/airlock-test.XXXXXX")"
+export TMPDIR
+trap 'rm -rf "$TMPDIR"' EXIT
 npx vitest run "$@"
