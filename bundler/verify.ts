@@ -17,6 +17,8 @@ export interface VerifyOptions {
 export interface VerifyReport extends BundleSummary {
   verified: true;
   archiveBytes: number;
+  /** Names the trust root gives the signing keys, by key id. */
+  signerNames: Record<string, string>;
 }
 
 export async function verifyBundleFile({ path, trust, now = new Date(), onProgress }: VerifyOptions): Promise<VerifyReport> {
@@ -27,7 +29,8 @@ export async function verifyBundleFile({ path, trust, now = new Date(), onProgre
     ...(onProgress ? { onBytes: (p: number) => onProgress(p, total) } : {}),
   });
   const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
-  return { ...summary, verified: true, archiveBytes: contents.bytesRead };
+  const signerNames = Object.fromEntries(contents.signers.map((id) => [id, trust.keys[id]?.name ?? '']).filter(([, name]) => name));
+  return { ...summary, verified: true, archiveBytes: contents.bytesRead, signerNames };
 }
 
 export interface InspectReport extends BundleSummary {

@@ -5,7 +5,7 @@
  */
 import type { Descriptor } from './descriptor.js';
 import { childrenOf, hasChildren } from './graph.js';
-import { fetchAll, type ReadOnlyStorage, type Storage } from './storage.js';
+import { canMount, fetchAll, type ReadOnlyStorage, type Storage } from './storage.js';
 import { Readable } from 'node:stream';
 import { isAirlockError } from './errors.js';
 
@@ -25,6 +25,11 @@ export interface CopyGraphOptions extends CopyProgress {
   /** Whether to copy a layer; default true. Manifests, indexes and configs are always copied. */
   includeBlob?: (desc: Descriptor) => boolean;
   concurrency?: number;
+  /**
+   * A repository on the destination's registry that holds the blobs (the source, when both are repositories of
+   * one registry): blobs are mounted from it instead of uploaded, when the destination can mount.
+   */
+  mountFrom?: string;
   /** Attempts per blob on transient failures (the source is fetched again). */
   attempts?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -39,6 +44,10 @@ export async function copyGraph(opts: CopyGraphOptions): Promise<void> {
   const copyBlob = (desc: Descriptor): Promise<void> =>
     limit(async () => {
       if (await dst.exists(desc)) {
+        opts.onCopied?.(desc, true);
+        return;
+      }
+      if (opts.mountFrom && canMount(dst) && (await dst.mount(desc, opts.mountFrom))) {
         opts.onCopied?.(desc, true);
         return;
       }

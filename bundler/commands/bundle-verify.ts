@@ -40,6 +40,9 @@ Options:
     });
     progress.done();
     if (ctx.json) writeJson(ctx, report);
-    else ctx.stdout.write(`${file}: verified\n${renderSummary(report, 'signed by:')}`);
+    else {
+      const named = { ...report, signers: report.signers.map((id) => (report.signerNames[id] ? `${id} (${report.signerNames[id]})` : id)) };
+      ctx.stdout.write(`${file}: verified\n${renderSummary(named, 'signed by:')}`);
+    }
   },
 };

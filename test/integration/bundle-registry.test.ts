@@ -14,6 +14,8 @@ import { type TestRegistry, freePort, startRegistry } from '../helpers/registry.
 import { splitTar } from '../helpers/tar-edit.js';
 
 let registry: TestRegistry;
+let locked: TestRegistry;
+const user = { name: 'ship', password: 'at-sea-42' };
 let work: string;
 let commit: string;
 let amd: Desc;
@@ -37,7 +39,7 @@ async function keysAndTrust(): Promise<void> {
 }
 
 beforeAll(async () => {
-  registry = await startRegistry();
+  [registry, locked] = await Promise.all([startRegistry(), startRegistry({ user })]);
   work = await mkdtemp(join(tmpdir(), 'airlock-reg-'));
   const layout = k('layout');
   const base = await writeLayer(layout, 40_000);
@@ -95,7 +97,7 @@ manifests:
 });
 
 afterAll(async () => {
-  await registry?.stop();
+  await Promise.all([registry?.stop(), locked?.stop()]);
 });
 
 describe('bundle create from a registry', () => {
@@ -193,6 +195,25 @@ describe('bundle create fails cleanly', () => {
     expect(res.stderr).toContain(`image 127.0.0.1:${port}/team/app:1.0 (`);
     expect(res.stderr).toContain(`airlock.yaml:6): 127.0.0.1:${port}/team/app:1.0: cannot reach registry 127.0.0.1:${port} (ECONNREFUSED)`);
     expect(res.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('when the registry refuses access (401), and succeeds with the credentials in DOCKER_CONFIG', async () => {
+    await run('skopeo', ['copy', '--quiet', '--dest-tls-verify=false', '--dest-creds', `${user.name}:${user.password}`, `oci:${k('layout')}:worker`, `docker://${locked.host}/team/private:1.0`]);
+    const spec = `images:\n  - ${locked.host}/team/private:1.0\n`;
+    const emptyConfig = await mkdtemp(join(tmpdir(), 'airlock-noauth-'));
+    const refused = await failing(spec, { DOCKER_CONFIG: emptyConfig });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain(`image ${locked.host}/team/private:1.0`);
+    expect(refused.stderr).toContain(`refused access (401`);
+    expect(refused.stderr).toContain('[REGISTRY_UNAUTHORIZED]');
+
+    const config = await mkdtemp(join(tmpdir(), 'airlock-auth-'));
+    await writeFile(join(config, 'config.json'), JSON.stringify({ auths: { [locked.host]: { auth: Buffer.from(`${user.name}:${user.password}`).toString('base64') } } }));
+    const dir = await mkdtemp(join(tmpdir(), 'airlock-authok-'));
+    await writeFile(join(dir, 'airlock.yaml'), `apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: x\n${spec}`);
+    const ok = await cli(['bundle', 'create', '-f', join(dir, 'airlock.yaml'), '--key', k('release.key'), '-o', join(dir, 'out.airlock')], { env: { DOCKER_CONFIG: config } });
+    expect(ok.code, ok.stderr).toBe(0);
+    expect((await cli(['bundle', 'verify', join(dir, 'out.airlock'), '--trust', k('root.json')])).code).toBe(0);
   });
 
   it('when the manifest is unknown', async () => {

@@ -54,6 +54,7 @@ describe('airlock CLI', () => {
     expect(verified.code).toBe(0);
     expect(verified.stdout).toContain('verified');
     expect(verified.stdout).toContain('sequence:  42');
+    expect(verified.stdout).toMatch(/signed by: [a-f0-9]{64} \(release team\)/);
 
     const inspected = await airlock(['bundle', 'inspect', p('cli.airlock'), '--json']);
     expect(inspected.code).toBe(0);

@@ -126,6 +126,18 @@ describe('manifests', () => {
     await copyGraph({ src, dst, root });
     expect(counting.calls.filter((c) => !c.startsWith('HEAD') && !c.startsWith('GET'))).toEqual([]);
   });
+
+  it('mounts layers instead of uploading them when copying within one registry', async () => {
+    const counting = countingFetch();
+    const client = new RegistryClient({ registry: open.host, fetch: counting.fetch });
+    const src = new RegistryRepository(client, 'src/multi');
+    const root = await src.resolve('1');
+    await copyGraph({ src, dst: new RegistryRepository(client, 'mounted/multi'), root, mountFrom: 'src/multi' });
+    expect(counting.calls.filter((c) => c.startsWith('POST'))).toHaveLength(5); // 3 layers + 2 configs, all mounted
+    expect(counting.calls.filter((c) => c.startsWith('PUT /v2/mounted/multi/blobs'))).toEqual([]);
+    expect(counting.calls.filter((c) => c.startsWith('GET /v2/src/multi/blobs'))).toEqual([]);
+    expect(await skopeoDigest(`${open.host}/mounted/multi@${root.digest}`)).toBe(root.digest);
+  });
 });
 
 describe('authentication', () => {
