@@ -4,11 +4,12 @@
  */
 import { parseArgs } from 'node:util';
 import type { Writable } from 'node:stream';
+import { applianceCommands } from '../appliance/commands/index.js';
 import { bundlerCommands } from '../bundler/commands/index.js';
 import { type Command, type OptionValues, UsageError } from '../src/command.js';
 import { errorMessage, isAirlockError } from '../src/errors.js';
 
-export const commands: Command[] = [...bundlerCommands];
+export const commands: Command[] = [...bundlerCommands, ...applianceCommands];
 
 export interface MainIo {
   stdout: Writable;

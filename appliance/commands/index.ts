@@ -1,0 +1,5 @@
+import type { Command } from '../../src/command.js';
+import { applianceImport } from './import.js';
+import { applianceServe } from './serve.js';
+
+export const applianceCommands: Command[] = [applianceServe, applianceImport];

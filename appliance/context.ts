@@ -1,0 +1,41 @@
+/** What every part of the appliance is given: state, content, clock, logger, failpoints. No globals. */
+import type { OciLayoutStore } from '../src/oci-layout.js';
+import type { TrustRoot } from '../keys/trust-root.js';
+import type { GitMirror } from './git/mirror.js';
+import type { ExternalRegistry } from './registry/external.js';
+import type { StateStore } from './state/store.js';
+
+export interface Logger {
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export interface ApplianceContext {
+  state: StateStore;
+  /** Content-addressed blob store (an OCI layout under the data directory). */
+  cas: OciLayoutStore;
+  mirror: GitMirror;
+  trust: TrustRoot;
+  external?: ExternalRegistry;
+  /** The channel this site follows; any channel when unset. */
+  channel?: string;
+  now: () => Date;
+  log: Logger;
+  /** Crash testing: `AIRLOCK_FAILPOINT=NAME` kills the process (SIGKILL) when it reaches NAME. */
+  failpoint: (name: string) => void;
+}
+
+/** One JSON line per event on the given stream. */
+export function jsonLogger(write: (line: string) => void, now: () => Date = () => new Date()): Logger {
+  const emit = (level: string) => (msg: string, fields: Record<string, unknown> = {}) => write(`${JSON.stringify({ time: now().toISOString(), level, msg, ...fields })}\n`);
+  return { info: emit('info'), warn: emit('warn'), error: emit('error') };
+}
+
+export function envFailpoint(env: NodeJS.ProcessEnv = process.env): (name: string) => void {
+  const wanted = env.AIRLOCK_FAILPOINT;
+  if (!wanted) return () => undefined;
+  return (name) => {
+    if (name === wanted) process.kill(process.pid, 'SIGKILL');
+  };
+}

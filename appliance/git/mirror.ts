@@ -1,0 +1,70 @@
+/**
+ * The Git mirror: one bare repository per snapshot name under DATA/git/NAME.git. Importing fetches a snapshot's
+ * objects from its git bundle (invisible until a ref points at them); publishing moves the branch to the
+ * snapshot's commit. History accumulates across bundles. Uses the system's `git`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdir, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { AirlockError } from '../../src/errors.js';
+
+const run = promisify(execFile);
+const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+
+export class GitMirror {
+  constructor(readonly root: string) {}
+
+  repoPath(name: string): string {
+    if (!NAME_RE.test(name)) throw new AirlockError('GIT_ERROR', `invalid git snapshot name ${name}`);
+    return join(this.root, `${name}.git`);
+  }
+
+  private async git(args: string[], what: string): Promise<string> {
+    try {
+      const { stdout } = await run('git', args, { maxBuffer: 16 * 1024 * 1024 });
+      return stdout;
+    } catch (err) {
+      const e = err as { stderr?: string; message: string };
+      throw new AirlockError('GIT_ERROR', `${what}: ${(e.stderr || e.message).trim().split('\n').pop()}`, { cause: err });
+    }
+  }
+
+  private async ensureRepo(name: string): Promise<string> {
+    const path = this.repoPath(name);
+    try {
+      await stat(join(path, 'objects'));
+    } catch {
+      await mkdir(path, { recursive: true });
+      await this.git(['init', '-q', '--bare', path], `creating mirror ${name}`);
+      await this.git(['-C', path, 'config', 'http.uploadpack', 'true'], `configuring mirror ${name}`);
+      await this.git(['-C', path, 'config', 'http.receivepack', 'false'], `configuring mirror ${name}`);
+    }
+    return path;
+  }
+
+  /** Fetches the bundle's objects under a staging ref; branches do not move. Idempotent. */
+  async stage(name: string, bundleFile: string, commit: string): Promise<void> {
+    const path = await this.ensureRepo(name);
+    await this.git(['-C', path, 'bundle', 'verify', '-q', bundleFile], `git snapshot ${name}: the repository lacks the bundle's prerequisite commits`);
+    await this.git(['-C', path, 'fetch', '-q', '--no-tags', bundleFile, `+HEAD:refs/airlock/staged/${commit}`], `git snapshot ${name}`);
+  }
+
+  /** Points `ref` (and HEAD) at `commit`, which must have been staged. Idempotent. */
+  async publish(name: string, ref: string, commit: string): Promise<void> {
+    const path = await this.ensureRepo(name);
+    const branch = ref.startsWith('refs/') ? ref : `refs/heads/${ref}`;
+    await this.git(['-C', path, 'update-ref', branch, commit], `git mirror ${name}`);
+    if (branch.startsWith('refs/heads/')) await this.git(['-C', path, 'symbolic-ref', 'HEAD', branch], `git mirror ${name}`);
+    else await this.git(['-C', path, 'update-ref', '--no-deref', 'HEAD', commit], `git mirror ${name}`);
+    await this.git(['-C', path, 'update-server-info'], `git mirror ${name}`);
+  }
+
+  async head(name: string, ref: string): Promise<string | undefined> {
+    try {
+      return (await run('git', ['-C', this.repoPath(name), 'rev-parse', '--verify', '-q', ref])).stdout.trim();
+    } catch {
+      return undefined;
+    }
+  }
+}

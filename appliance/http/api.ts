@@ -1,0 +1,163 @@
+/** The JSON API of CLI.md: imports, status, bundle history. Every route needs a token. */
+import { createReadStream } from 'node:fs';
+import { realpath, stat } from 'node:fs/promises';
+import { isAbsolute, relative, resolve, sep } from 'node:path';
+import express, { type Request, type Response, Router } from 'express';
+import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
+import type { ApplianceContext } from '../context.js';
+import { ImportBusy, type ImportManager } from '../import/manager.js';
+import type { ImportRecord } from '../state/store.js';
+import { requireRole } from './auth.js';
+
+export interface ApiOptions {
+  ctx: ApplianceContext;
+  imports: ImportManager;
+  media?: string;
+}
+
+export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
+  const router = Router();
+  const viewer = requireRole(ctx.state, 'viewer');
+  const operator = requireRole(ctx.state, 'operator');
+
+  router.post('/imports', operator, async (req, res) => {
+    try {
+      if (req.is('application/json')) {
+        await new Promise<void>((resolveParse, reject) => express.json({ limit: '64kb' })(req, res, (err?: unknown) => (err ? reject(err) : resolveParse())));
+        const path = (req.body as { path?: unknown })?.path;
+        if (typeof path !== 'string' || !path) throw new AirlockError('USAGE', 'the body must be {"path": "FILE"} naming a file under --media, or the bundle bytes as application/octet-stream');
+        const file = await mediaFile(media, path);
+        const size = (await stat(file)).size;
+        await imports.checkSpace(size);
+        const started = imports.start(`media:${path}`, size, createReadStream(file, { highWaterMark: 1024 * 1024 }));
+        audit(ctx, res, 'import.started', { id: started.id, source: `media:${path}` });
+        res.status(202).json({ id: started.id });
+        return;
+      }
+      const declared = req.headers['content-length'] ? Number(req.headers['content-length']) : null;
+      await imports.checkSpace(declared);
+      const started = imports.start('upload', declared, uploadSource(req, declared), () => {
+        if (!req.complete) req.resume(); // drain what the pipeline did not need (an idempotent re-import stops early)
+      });
+      audit(ctx, res, 'import.started', { id: started.id, source: 'upload' });
+      res.status(202).json({ id: started.id });
+    } catch (err) {
+      sendError(res, err);
+      if (!req.complete) req.resume();
+    }
+  });
+
+  router.get('/imports', viewer, (_req, res) => {
+    res.json({ imports: ctx.state.listImports().map(publicImport) });
+  });
+
+  router.get('/imports/:id', viewer, (req, res) => {
+    const record = ctx.state.getImport(req.params.id ?? '');
+    if (!record) {
+      res.status(404).json({ error: { code: 'NOT_FOUND', message: `no import ${req.params.id}` } });
+      return;
+    }
+    res.json(publicImport(record));
+  });
+
+  router.get('/status', viewer, (_req, res) => {
+    res.json({
+      channels: ctx.state.status().map((c) => ({
+        channel: c.channel,
+        name: c.name,
+        sequence: c.sequence,
+        rootDigest: c.rootDigest,
+        appliedAt: c.appliedAt,
+        images: c.summary.images.length,
+        git: c.summary.git.map((g) => ({ name: g.name, ref: g.ref, commit: g.commit })),
+        sync: 'Unknown',
+        health: 'Unknown',
+      })),
+      importRunning: imports.current ?? null,
+      reconcile: { enabled: false, reason: 'reconciling the cluster is not available in this version' },
+      trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
+    });
+  });
+
+  router.get('/bundles', viewer, (_req, res) => {
+    res.json({ bundles: ctx.state.listImports().map(publicImport) });
+  });
+
+  return router;
+}
+
+/** The import as CLI.md shapes it, plus its details. */
+export function publicImport(r: ImportRecord): Record<string, unknown> {
+  return {
+    id: r.id,
+    state: r.state,
+    stage: r.stage,
+    progress: r.progress,
+    error: r.error,
+    source: r.source,
+    name: r.name,
+    channel: r.channel,
+    sequence: r.sequence,
+    rootDigest: r.rootDigest,
+    signers: r.signers,
+    stages: r.stages,
+    idempotent: r.idempotent,
+    startedAt: r.startedAt,
+    finishedAt: r.finishedAt,
+  };
+}
+
+/** A file under the media directory; anything resolving outside it (`..`, absolute paths, symlinks) is refused. */
+export async function mediaFile(media: string | undefined, path: string): Promise<string> {
+  if (!media) throw new AirlockError('PATH_REFUSED', 'imports from a path need the appliance to be started with --media DIR');
+  const root = await realpath(media);
+  const candidate = resolve(root, path);
+  let real: string;
+  try {
+    real = await realpath(candidate);
+  } catch {
+    if (!inside(root, candidate)) throw new AirlockError('PATH_REFUSED', `${path} is outside the media directory`);
+    throw new AirlockError('NOT_FOUND', `no file ${path} under the media directory`);
+  }
+  if (!inside(root, real)) throw new AirlockError('PATH_REFUSED', `${path} is outside the media directory`);
+  return real;
+}
+
+function inside(root: string, path: string): boolean {
+  const rel = relative(root, path);
+  return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
+}
+
+/** The request body as a source that fails clearly when the upload is cut off. */
+async function* uploadSource(req: Request, declared: number | null): AsyncGenerator<Buffer> {
+  let received = 0;
+  try {
+    for await (const chunk of req) {
+      received += (chunk as Buffer).length;
+      yield chunk as Buffer;
+    }
+  } catch (err) {
+    throw new AirlockError('UPLOAD_INCOMPLETE', `the upload was cut off after ${received}${declared ? ` of ${declared}` : ''} bytes`, { cause: err });
+  }
+  if (!req.complete || (declared !== null && received < declared)) {
+    throw new AirlockError('UPLOAD_INCOMPLETE', `the upload was cut off after ${received}${declared ? ` of ${declared}` : ''} bytes`);
+  }
+}
+
+const STATUS: Record<string, number> = { USAGE: 400, PATH_REFUSED: 400, NOT_FOUND: 404, INSUFFICIENT_STORAGE: 507 };
+
+export function sendError(res: Response, err: unknown): void {
+  if (res.headersSent) return;
+  if (err instanceof ImportBusy) {
+    res.status(409).json({ error: { code: 'IMPORT_RUNNING', message: err.message, id: err.runningId } });
+    return;
+  }
+  const code = isAirlockError(err) ? err.code : 'INTERNAL';
+  const status = STATUS[code] ?? (isAirlockError(err) ? 400 : 500);
+  res.status(status).json({ error: { code, message: errorMessage(err) } });
+}
+
+function audit(ctx: ApplianceContext, res: Response, action: string, detail: unknown): void {
+  const caller = res.locals.caller as { name: string } | undefined;
+  ctx.state.audit(caller?.name ?? 'unknown', action, detail, ctx.now());
+}

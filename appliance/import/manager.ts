@@ -1,0 +1,64 @@
+/**
+ * Runs one import at a time. Starting an import records it, then runs the pipeline in the background; callers get
+ * the id at once and follow progress through the state store.
+ */
+import { randomBytes } from 'node:crypto';
+import { statfs } from 'node:fs/promises';
+import { AirlockError } from '../../src/errors.js';
+import { formatBytes } from '../../src/units.js';
+import type { ApplianceContext } from '../context.js';
+import { type ImportOutcome, runImport } from './pipeline.js';
+
+export class ImportBusy extends Error {
+  constructor(readonly runningId: string) {
+    super(`another import (${runningId}) is running`);
+  }
+}
+
+export class ImportManager {
+  private running: { id: string; done: Promise<ImportOutcome> } | undefined;
+
+  constructor(
+    private readonly ctx: ApplianceContext,
+    private readonly dataDir: string,
+    private readonly freeBytes: (dir: string) => Promise<number> = async (dir) => {
+      const s = await statfs(dir);
+      return s.bavail * s.bsize;
+    },
+  ) {}
+
+  get current(): string | undefined {
+    return this.running?.id;
+  }
+
+  /** Refuses up front when the data directory cannot hold `declaredBytes`. */
+  async checkSpace(declaredBytes: number | null): Promise<void> {
+    if (declaredBytes === null) return;
+    const free = await this.freeBytes(this.dataDir);
+    if (declaredBytes > free) {
+      throw new AirlockError('INSUFFICIENT_STORAGE', `not enough free space in ${this.dataDir}: the bundle is ${formatBytes(declaredBytes)}, ${formatBytes(free)} is free (${formatBytes(declaredBytes - free)} missing)`);
+    }
+  }
+
+  /**
+   * Starts an import from `source`. Throws ImportBusy while another runs. `onSettled` runs after the pipeline
+   * (for uploads: to drain what the pipeline did not read).
+   */
+  start(sourceLabel: string, totalBytes: number | null, source: AsyncIterable<Buffer | Uint8Array>, onSettled?: () => void): { id: string; done: Promise<ImportOutcome> } {
+    if (this.running) throw new ImportBusy(this.running.id);
+    const id = `imp-${this.ctx.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
+    this.ctx.state.createImport(id, sourceLabel, totalBytes, this.ctx.now());
+    this.ctx.log.info('import started', { id, source: sourceLabel, totalBytes });
+    const done = runImport(this.ctx, id, source).finally(() => {
+      this.running = undefined;
+      onSettled?.();
+    });
+    this.running = { id, done };
+    return this.running;
+  }
+
+  /** Resolves when the running import (if any) has settled. */
+  async idle(): Promise<void> {
+    await this.running?.done;
+  }
+}

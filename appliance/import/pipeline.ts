@@ -1,0 +1,106 @@
+/**
+ * The import pipeline, in one place: receive → verify → store (one streaming pass) → load images → stage Git
+ * snapshots → record (one transaction publishes everything) → finish (move Git refs and external tags to what is
+ * in force). Until `record`, nothing of the import is visible; a crash anywhere leaves the previous bundle in
+ * force, and `finishPublish` at start-up completes a crash between `record` and `finish`.
+ */
+import { Readable } from 'node:stream';
+import { readBundle } from '../../src/bundle/reader.js';
+import { summarize } from '../../src/bundle/summary.js';
+import type { Descriptor } from '../../src/descriptor.js';
+import { errorMessage, isAirlockError } from '../../src/errors.js';
+import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
+import type { ApplianceContext } from '../context.js';
+import { gitSnapshotsIn, imagesIn, visibility } from './contents.js';
+
+export interface ImportOutcome {
+  state: 'applied' | 'failed';
+  idempotent: boolean;
+}
+
+/** Signals that the statement names the bundle already in force: nothing more to read. */
+class AlreadyInForce extends Error {}
+
+export async function runImport(ctx: ApplianceContext, id: string, source: AsyncIterable<Buffer | Uint8Array>): Promise<ImportOutcome> {
+  const { state, cas, now } = ctx;
+  let lastProgress = 0;
+  try {
+    let contents;
+    try {
+      contents = await readBundle({
+        source,
+        verifyStatement: (text) => {
+          const claimed = unverifiedStatement(text).statement;
+          const verified = statementVerifier({
+            trust: ctx.trust,
+            now: now(),
+            ...(ctx.channel ? { channel: ctx.channel } : {}),
+            ...(state.lastAccepted(claimed.channel) ? { lastAccepted: state.lastAccepted(claimed.channel) } : {}),
+          })(text);
+          state.setStatement(id, verified.statement, verified.signers);
+          if (verified.sameAsAccepted) throw new AlreadyInForce();
+          return verified;
+        },
+        onMetadata: (desc, bytes) => cas.push(desc, Readable.from([bytes])),
+        blobSink: cas,
+        isHeld: async (desc) => state.isPublished(desc.digest) && (await cas.exists(desc)),
+        onBytes: (position) => {
+          if (position - lastProgress >= 4 * 1024 * 1024) {
+            lastProgress = position;
+            state.setProgress(id, position);
+          }
+        },
+      });
+    } catch (err) {
+      if (err instanceof AlreadyInForce) {
+        state.finishIdempotent(id, now());
+        ctx.log.info('import is the bundle in force; nothing to do', { id });
+        return { state: 'applied', idempotent: true };
+      }
+      throw err;
+    }
+    state.setProgress(id, contents.bytesRead);
+    ctx.failpoint('after-receive');
+    const metadata = (d: string) => contents.metadata.get(d);
+
+    state.setStage(id, 'load-images', now());
+    const images = imagesIn(contents.rootIndex);
+    if (ctx.external) await ctx.external.load(cas, images);
+    ctx.failpoint('after-load-images');
+
+    state.setStage(id, 'git-mirror', now());
+    for (const snap of gitSnapshotsIn(contents.rootIndex, metadata)) {
+      await ctx.mirror.stage(snap.config.name, cas.blobPath(snap.bundle.digest), snap.config.commit);
+    }
+    ctx.failpoint('after-git-mirror');
+
+    state.setStage(id, 'record', now());
+    const summary = summarize(contents.statement, contents.signers, contents.rootIndex, metadata);
+    const { blobs, repositoryBlobs } = visibility(contents.root, contents.rootIndex, metadata);
+    const tags = images.filter((i) => i.tag).map((i) => ({ repository: i.repository, tag: i.tag ?? '', desc: stripAnnotations(i.desc) }));
+    state.publish({ importId: id, statement: contents.statement, summary, blobs, tags, repositoryBlobs, now: now() });
+    state.audit('system', 'bundle.applied', { id, channel: contents.statement.channel, sequence: contents.statement.sequence, root: contents.root.digest }, now());
+    ctx.log.info('bundle applied', { id, name: contents.statement.name, channel: contents.statement.channel, sequence: contents.statement.sequence, root: contents.root.digest });
+    ctx.failpoint('after-record');
+    await finishPublish(ctx);
+    return { state: 'applied', idempotent: false };
+  } catch (err) {
+    const code = isAirlockError(err) ? err.code : 'INTERNAL';
+    state.failImport(id, code, errorMessage(err), now());
+    state.audit('system', 'import.failed', { id, code, message: errorMessage(err) }, now());
+    ctx.log.warn('import failed', { id, code, message: errorMessage(err) });
+    return { state: 'failed', idempotent: false };
+  }
+}
+
+/** Moves Git refs and external registry tags to the bundles in force. Idempotent; run after every publish and at start. */
+export async function finishPublish(ctx: ApplianceContext): Promise<void> {
+  for (const channel of ctx.state.status()) {
+    for (const g of channel.summary.git) await ctx.mirror.publish(g.name, g.ref, g.commit);
+    if (ctx.external) await ctx.external.tag(ctx.state.tagsOfChannel(channel.channel));
+  }
+}
+
+function stripAnnotations(desc: Descriptor): Descriptor {
+  return { mediaType: desc.mediaType, digest: desc.digest, size: desc.size };
+}

@@ -1,0 +1,130 @@
+/**
+ * The appliance process: data directory, state, blob store, Git mirror, the import manager and the HTTP server
+ * (API, embedded registry, Git smart HTTP). Start-up completes or abandons whatever a crash interrupted.
+ */
+import { mkdir } from 'node:fs/promises';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { writeFileAtomic } from '../src/fs-atomic.js';
+import { OciLayoutStore } from '../src/oci-layout.js';
+import type { CredentialLookup } from '../src/registry/credentials.js';
+import type { TrustRoot } from '../keys/trust-root.js';
+import type { ApplianceContext, Logger } from './context.js';
+import { GitMirror } from './git/mirror.js';
+import { gitHttpHandler } from './git/http-backend.js';
+import { apiRouter } from './http/api.js';
+import { callerOf, hashToken, newToken } from './http/auth.js';
+import { ImportManager } from './import/manager.js';
+import { finishPublish } from './import/pipeline.js';
+import { ExternalRegistry } from './registry/external.js';
+import { registryHandler } from './registry/serve.js';
+import { StateStore } from './state/store.js';
+
+export interface ApplianceOptions {
+  dataDir: string;
+  trust: TrustRoot;
+  host?: string;
+  port?: number;
+  media?: string;
+  registry?: string;
+  credentials?: CredentialLookup;
+  channel?: string;
+  /** Require an API token for /v2 and /git too (anonymous read by default). */
+  pullRequiresToken?: boolean;
+  tls?: { cert: Buffer; key: Buffer };
+  log: Logger;
+  now?: () => Date;
+  failpoint?: (name: string) => void;
+  /** Free bytes in the data directory (statfs by default). */
+  freeBytes?: (dir: string) => Promise<number>;
+}
+
+export interface RunningAppliance {
+  url: string;
+  port: number;
+  ctx: ApplianceContext;
+  imports: ImportManager;
+  /** Set on first start only: the admin token written to DATA/admin-token. */
+  adminTokenPath: string;
+  close(): Promise<void>;
+}
+
+export async function startAppliance(opts: ApplianceOptions): Promise<RunningAppliance> {
+  const { dataDir, log, now = () => new Date() } = opts;
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
+  await mkdir(join(dataDir, 'git'), { recursive: true });
+  const state = new StateStore(join(dataDir, 'state.db'));
+  const cas = await OciLayoutStore.open(join(dataDir, 'store'), { create: true });
+  const ctx: ApplianceContext = {
+    state,
+    cas,
+    mirror: new GitMirror(join(dataDir, 'git')),
+    trust: opts.trust,
+    ...(opts.registry ? { external: new ExternalRegistry(opts.registry, opts.credentials ? { credentials: opts.credentials } : {}) } : {}),
+    ...(opts.channel ? { channel: opts.channel } : {}),
+    now,
+    log,
+    failpoint: opts.failpoint ?? (() => undefined),
+  };
+
+  const interrupted = state.failInterrupted(now());
+  if (interrupted.length) log.warn('imports interrupted by a stop were marked failed; the previous bundles stay in force', { ids: interrupted });
+  await finishPublish(ctx);
+
+  const adminTokenPath = join(dataDir, 'admin-token');
+  if (state.tokenCount() === 0) {
+    const token = newToken();
+    state.addToken('admin', hashToken(token), 'admin', 'admin', now());
+    await writeFileAtomic(adminTokenPath, `${token}\n`, { mode: 0o600 });
+    log.info('first start: wrote an admin API token', { path: adminTokenPath });
+  }
+
+  const imports = new ImportManager(ctx, dataDir, opts.freeBytes);
+  const app = express();
+  app.disable('x-powered-by');
+  app.use((req, res, next) => {
+    const started = Date.now();
+    res.on('finish', () => log.info('request', { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Date.now() - started }));
+    next();
+  });
+  app.use('/api/v1', apiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}) }));
+  const pullAuth = (req: Request, res: Response, next: NextFunction) => {
+    if (!opts.pullRequiresToken || callerOf(req, state)) return next();
+    res.status(401).set('www-authenticate', 'Bearer realm="airlock"').json({ errors: [{ code: 'UNAUTHORIZED', message: 'a token is required' }] });
+  };
+  app.use('/v2', pullAuth, registryHandler(state, cas));
+  app.use('/git', pullAuth, gitHttpHandler(join(dataDir, 'git')));
+  app.use((_req, res) => res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
+
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : createHttpServer(app);
+  server.requestTimeout = 0; // uploads of large bundles take as long as they take
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`;
+  log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, externalRegistry: opts.registry ?? null });
+
+  return {
+    url,
+    port: address.port,
+    ctx,
+    imports,
+    adminTokenPath,
+    async close() {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeIdleConnections();
+        setTimeout(() => server.closeAllConnections(), 2000).unref();
+      });
+      await imports.idle();
+      state.close();
+      log.info('appliance stopped');
+    },
+  };
+}

@@ -1,0 +1,43 @@
+/** The appliance's state database schema, applied in order; `user_version` records how far a database has got. */
+export const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE imports (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,            -- running | applied | failed
+    stage TEXT NOT NULL,            -- receive | load-images | git-mirror | record | done
+    source TEXT NOT NULL,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    total_bytes INTEGER,
+    name TEXT, channel TEXT, sequence INTEGER, root_digest TEXT, base TEXT,
+    signers TEXT NOT NULL DEFAULT '[]',
+    stages TEXT NOT NULL DEFAULT '[]',
+    error_code TEXT, error_message TEXT,
+    idempotent INTEGER NOT NULL DEFAULT 0,
+    started_at TEXT NOT NULL,
+    finished_at TEXT
+  );
+  CREATE TABLE bundles (
+    root_digest TEXT PRIMARY KEY,
+    name TEXT NOT NULL, channel TEXT NOT NULL, sequence INTEGER NOT NULL,
+    created TEXT NOT NULL, expires TEXT,
+    summary TEXT NOT NULL,
+    import_id TEXT NOT NULL,
+    first_applied_at TEXT NOT NULL
+  );
+  CREATE TABLE channels (
+    channel TEXT PRIMARY KEY,
+    sequence INTEGER NOT NULL,
+    root_digest TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  );
+  CREATE TABLE blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, media_type TEXT NOT NULL);
+  CREATE TABLE tags (
+    repository TEXT NOT NULL, tag TEXT NOT NULL, digest TEXT NOT NULL, media_type TEXT NOT NULL, size INTEGER NOT NULL,
+    channel TEXT NOT NULL,
+    PRIMARY KEY (repository, tag)
+  );
+  CREATE TABLE repository_blobs (repository TEXT NOT NULL, digest TEXT NOT NULL, PRIMARY KEY (repository, digest));
+  CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL);
+  CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
+  `,
+];
