@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { ANNOTATION_REF_NAME, type Descriptor, MediaType, digestHex, isDigest } from './descriptor.js';
 import { VerifyingStream } from './digest.js';
 import { AirlockError } from './errors.js';
-import type { Target } from './storage.js';
+import type { BlobWriter, Ingester, Target } from './storage.js';
 
 export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -23,7 +23,7 @@ export interface OciIndex {
   annotations?: Record<string, string>;
 }
 
-export class OciLayoutStore implements Target {
+export class OciLayoutStore implements Target, Ingester {
   private constructor(readonly dir: string) {}
 
   /** Opens a layout, creating `oci-layout`, `index.json` and `blobs/sha256` when `create` is set. */
@@ -85,6 +85,33 @@ export class OciLayoutStore implements Target {
       await rm(ingest, { force: true });
       throw err;
     }
+  }
+
+  /** Streams a blob to an ingest file; the caller verifies, then commits (rename into place) or aborts. */
+  async ingest(desc: Descriptor): Promise<BlobWriter | undefined> {
+    if (await this.exists(desc)) return undefined;
+    const ingestDir = join(this.dir, 'ingest');
+    await mkdir(ingestDir, { recursive: true });
+    const path = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+    const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
+    let failure: Error | undefined;
+    out.on('error', (err) => (failure = err));
+    const close = () => new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    return {
+      write: async (chunk) => {
+        if (failure) throw failure;
+        if (!out.write(chunk)) await new Promise<void>((resolve) => out.once('drain', () => resolve()));
+      },
+      commit: async () => {
+        await close();
+        if (failure) throw failure;
+        await rename(path, this.blobPath(desc.digest));
+      },
+      abort: async () => {
+        out.destroy();
+        await rm(path, { force: true });
+      },
+    };
   }
 
   async readIndex(): Promise<OciIndex> {

@@ -37,6 +37,21 @@ export interface ReadOnlyTarget extends ReadOnlyStorage, Resolver {}
 
 export interface Target extends Storage, Resolver, Tagger {}
 
+/** Writes one blob whose bytes someone else verifies: committed only after they check out. */
+export interface BlobWriter {
+  write(chunk: Buffer): Promise<void>;
+  /** Publishes the blob under its digest (the caller has verified size and digest). */
+  commit(): Promise<void>;
+  /** Discards what was written. */
+  abort(): Promise<void>;
+}
+
+/** Optional ability: take a blob's bytes while the caller hashes them (one hash per byte, not two). */
+export interface Ingester {
+  /** A writer for the blob, or undefined when it is already held (the caller still reads and verifies). */
+  ingest(desc: Descriptor): Promise<BlobWriter | undefined>;
+}
+
 /** Optional ability: a blob can be mounted from another repository of the same registry. */
 export interface Mounter {
   mount(desc: Descriptor, fromRepository: string): Promise<boolean>;

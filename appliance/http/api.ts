@@ -131,6 +131,11 @@ function inside(root: string, path: string): boolean {
 /** The request body as a source that fails clearly when the upload is cut off. */
 async function* uploadSource(req: Request, declared: number | null): AsyncGenerator<Buffer> {
   let received = 0;
+  // Once the 202 is sent, Node detaches the request from its socket: a client that goes away mid-upload is only
+  // visible as the socket closing, so turn that into an error on the body.
+  req.socket.once('close', () => {
+    if (!req.complete) req.destroy(new Error('the connection closed'));
+  });
   try {
     for await (const chunk of req) {
       received += (chunk as Buffer).length;

@@ -4,13 +4,12 @@
  * root before the first large blob, and hashes each blob as it streams past. Anything unexpected aborts the read.
  */
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
 import type { Descriptor } from '../descriptor.js';
 import { verifyBytes } from '../digest.js';
 import { AirlockError } from '../errors.js';
 import { childrenOf, hasChildren, parseJson, platformsOf } from '../graph.js';
 import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
-import type { Pusher } from '../storage.js';
+import type { BlobWriter, Ingester } from '../storage.js';
 import { TarReader } from '../tar/reader.js';
 import { type TarHeader, encodeHeader } from '../tar/header.js';
 import {
@@ -36,8 +35,8 @@ export interface ReadBundleOptions {
   verifyStatement: (envelopeText: string) => VerifiedStatement | Promise<VerifiedStatement>;
   /** Receives metadata blobs once verified. */
   onMetadata?: (desc: Descriptor, bytes: Buffer) => void | Promise<void>;
-  /** Receives large blobs; a Pusher verifies size and digest while streaming. Without it the reader verifies. */
-  blobSink?: Pusher;
+  /** Receives large blobs. The reader verifies every blob's bytes itself (held ones too) and commits only good ones. */
+  blobSink?: Ingester;
   /** Whether a blob left out of the archive is acceptable (delta bundles): true when the site already holds it. */
   isHeld?: (desc: Descriptor) => boolean | Promise<boolean>;
   /** Stop after the metadata (for inspect): large blobs are not read. */
@@ -116,8 +115,14 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
     if (!desc) throw corrupt(`entry ${header.name} is not listed by the signed root`);
     if (header.size !== desc.size) throw sizeMismatch(header, desc);
     received.add(digest);
-    if (opts.blobSink) await opts.blobSink.push(desc, Readable.from(tar.body(header.size), { objectMode: false, highWaterMark: 1024 * 1024 }));
-    else await hashBody(tar.body(header.size), desc, header.name);
+    const writer = await opts.blobSink?.ingest(desc);
+    try {
+      await hashBody(tar.body(header.size), desc, header.name, writer);
+      await writer?.commit();
+    } catch (err) {
+      await writer?.abort();
+      throw err;
+    }
     blobs.push(desc);
     opts.onBytes?.(tar.position);
   }
@@ -182,10 +187,13 @@ function corrupt(message: string): AirlockError {
   return new AirlockError('BUNDLE_CORRUPT', message);
 }
 
-/** Verifies a body without a sink: hashing in the read loop, with no stream hops in between. */
-async function hashBody(body: AsyncIterable<Buffer>, desc: Descriptor, label: string): Promise<void> {
+/** Verifies a body, hashing in the read loop with no stream hops in between, and hands it to the writer. */
+async function hashBody(body: AsyncIterable<Buffer>, desc: Descriptor, label: string, writer?: BlobWriter): Promise<void> {
   const hash = createHash('sha256');
-  for await (const chunk of body) hash.update(chunk);
+  for await (const chunk of body) {
+    hash.update(chunk);
+    if (writer) await writer.write(chunk);
+  }
   const actual = `sha256:${hash.digest('hex')}`;
   if (actual !== desc.digest) throw new AirlockError('DIGEST_MISMATCH', `${label}: content digest is ${actual}, expected ${desc.digest}`);
 }
