@@ -1,0 +1,107 @@
+/**
+ * kill -9 of a real `airlock appliance serve` process at several moments of an import, then a restart: the state
+ * is consistent (the interrupted import failed, or applied if it had been recorded), nothing is half-published
+ * (registry tags and Git refs match the bundle in force), and importing again succeeds.
+ */
+import { join } from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { run } from '../helpers/exec.js';
+import { type ChildAppliance, type ImportRecordView, type Site, api, importPath, makeSite, spawnAppliance, waitImport } from '../helpers/appliance-fixture.js';
+
+let site: Site;
+let dataDir: string;
+let sequence = 1;
+
+async function inForce(app: ChildAppliance) {
+  const token = await app.token();
+  const { body } = await api<{ channels: { sequence: number; rootDigest: string }[] }>(app.url, token, '/api/v1/status');
+  const tags = (await (await fetch(`${app.url}/v2/team/worker/tags/list`)).json()) as { tags: string[] };
+  const head = (await run('git', ['ls-remote', `${app.url}/git/platform.git`, 'refs/heads/main'])).split('\t')[0];
+  return { sequence: body.channels[0]?.sequence, tags: tags.tags, head };
+}
+
+async function nextBundle(): Promise<{ file: string; commit: string; seq: number }> {
+  sequence += 1;
+  const commit = await site.commit({ [`clusters/store/cm-${sequence}.yaml`]: `kind: ConfigMap\n# ${sequence}\n` }, `change ${sequence}`);
+  const images = sequence % 2 === 0 ? ['team/app:1.0', 'team/worker:2.0'] : ['team/app:1.0', 'team/worker:1.0'];
+  await site.bundle({ sequence, name: `b${sequence}`, images });
+  return { file: `b${sequence}.airlock`, commit, seq: sequence };
+}
+
+beforeAll(async () => {
+  site = await makeSite({ layerSize: 6 * 1024 * 1024 });
+  dataDir = join(site.dir, 'data');
+  const app = await spawnAppliance(site, dataDir);
+  await site.bundle({ sequence: 1, name: 'b1' });
+  expect((await importPath(app.url, await app.token(), 'b1.airlock')).state).toBe('applied');
+  await app.stop();
+});
+
+describe('kill -9 during an import', () => {
+  it.each(['after-receive', 'after-load-images', 'after-git-mirror'])('at %s: the previous bundle stays in force and a re-import succeeds', async (failpoint) => {
+    const crashing = await spawnAppliance(site, dataDir, { AIRLOCK_FAILPOINT: failpoint });
+    const before = await inForce(crashing);
+    const next = await nextBundle();
+    const started = await api<{ id: string }>(crashing.url, await crashing.token(), '/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: next.file }) });
+    expect(started.status).toBe(202);
+    await crashing.exited;
+    expect(crashing.child.signalCode).toBe('SIGKILL');
+
+    const app = await spawnAppliance(site, dataDir);
+    try {
+      const token = await app.token();
+      const record = (await api<ImportRecordView>(app.url, token, `/api/v1/imports/${started.body.id}`)).body;
+      expect(record).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED' } });
+      expect(await inForce(app)).toEqual(before);
+      expect((await importPath(app.url, token, next.file)).state).toBe('applied');
+      expect(await inForce(app)).toMatchObject({ sequence: next.seq, head: next.commit });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('after the record is written: the restart finishes publishing (Git refs move)', async () => {
+    const crashing = await spawnAppliance(site, dataDir, { AIRLOCK_FAILPOINT: 'after-record' });
+    const next = await nextBundle();
+    const started = await api<{ id: string }>(crashing.url, await crashing.token(), '/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: next.file }) });
+    await crashing.exited;
+    expect(crashing.child.signalCode).toBe('SIGKILL');
+    const app = await spawnAppliance(site, dataDir);
+    try {
+      const token = await app.token();
+      expect((await api<ImportRecordView>(app.url, token, `/api/v1/imports/${started.body.id}`)).body.state).toBe('applied');
+      expect(await inForce(app)).toMatchObject({ sequence: next.seq, head: next.commit, tags: next.seq % 2 === 0 ? ['2.0'] : ['1.0'] });
+      expect(await importPath(app.url, token, next.file)).toMatchObject({ state: 'applied', idempotent: true });
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it('in the middle of receiving the blobs', async () => {
+    const app0 = await spawnAppliance(site, dataDir);
+    const before = await inForce(app0);
+    const next = await nextBundle();
+    const token = await app0.token();
+    const started = await api<{ id: string }>(app0.url, token, '/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: next.file }) });
+    for (;;) {
+      const r = (await api<ImportRecordView>(app0.url, token, `/api/v1/imports/${started.body.id}`)).body;
+      if (r.progress.bytes > 0 || r.state !== 'running') {
+        expect(r.state).toBe('running');
+        break;
+      }
+    }
+    app0.child.kill('SIGKILL');
+    await app0.exited;
+    const app = await spawnAppliance(site, dataDir);
+    try {
+      const t = await app.token();
+      expect((await api<ImportRecordView>(app.url, t, `/api/v1/imports/${started.body.id}`)).body).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED' } });
+      expect(await inForce(app)).toEqual(before);
+      const again = await importPath(app.url, t, next.file);
+      expect(again.state).toBe('applied');
+      expect((await waitImport(app.url, t, again.id)).state).toBe('applied');
+    } finally {
+      await app.stop();
+    }
+  });
+});
