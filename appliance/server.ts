@@ -70,8 +70,9 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     failpoint: opts.failpoint ?? (() => undefined),
   };
 
-  const interrupted = state.failInterrupted(now());
-  if (interrupted.length) log.warn('imports interrupted by a stop were marked failed; the previous bundles stay in force', { ids: interrupted });
+  const interrupted = state.settleInterrupted(now());
+  if (interrupted.failed.length) log.warn('imports interrupted by a stop were marked failed; the previous bundles stay in force', { ids: interrupted.failed });
+  if (interrupted.completed.length) log.info('imports published before a stop were completed', { ids: interrupted.completed });
   await finishPublish(ctx);
 
   const adminTokenPath = join(dataDir, 'admin-token');

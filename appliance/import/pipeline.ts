@@ -1,8 +1,8 @@
 /**
  * The import pipeline, in one place: receive → verify → store (one streaming pass) → load images → stage Git
  * snapshots → record (one transaction publishes everything) → finish (move Git refs and external tags to what is
- * in force). Until `record`, nothing of the import is visible; a crash anywhere leaves the previous bundle in
- * force, and `finishPublish` at start-up completes a crash between `record` and `finish`.
+ * in force), and only then `applied`. Until `record`, nothing of the import is visible; a crash before it leaves
+ * the previous bundle in force; a crash after it is completed at start-up (settleInterrupted + finishPublish).
  */
 import { Readable } from 'node:stream';
 import { readBundle } from '../../src/bundle/reader.js';
@@ -83,6 +83,7 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
     ctx.log.info('bundle applied', { id, name: contents.statement.name, channel: contents.statement.channel, sequence: contents.statement.sequence, root: contents.root.digest });
     ctx.failpoint('after-record');
     await finishPublish(ctx);
+    state.markApplied(id, now());
     return { state: 'applied', idempotent: false };
   } catch (err) {
     const code = isAirlockError(err) ? err.code : 'INTERNAL';

@@ -117,11 +117,26 @@ export class StateStore {
     this.db.prepare("UPDATE imports SET state = 'applied', idempotent = 1, finished_at = ? WHERE id = ?").run(now.toISOString(), id);
   }
 
-  /** Imports left running by a crash or kill: marked failed, the bundle in force untouched. */
-  failInterrupted(now: Date): string[] {
-    const ids = (this.db.prepare("SELECT id FROM imports WHERE state = 'running'").all() as { id: string }[]).map((r) => r.id);
-    for (const id of ids) this.failImport(id, 'INTERRUPTED', 'the appliance stopped during this import; the previous bundle stayed in force (import it again)', now);
-    return ids;
+  /**
+   * Imports left running by a crash or kill. One that was already published (its bundle is in force) is
+   * completed — the caller then moves Git refs and tags; any other is marked failed, the bundle in force untouched.
+   */
+  settleInterrupted(now: Date): { completed: string[]; failed: string[] } {
+    const rows = this.db.prepare("SELECT i.id, c.root_digest AS in_force FROM imports i LEFT JOIN channels c ON c.channel = i.channel AND c.root_digest = i.root_digest WHERE i.state = 'running'").all() as {
+      id: string; in_force: string | null;
+    }[];
+    const completed: string[] = [];
+    const failed: string[] = [];
+    for (const row of rows) {
+      if (row.in_force) {
+        this.markApplied(row.id, now);
+        completed.push(row.id);
+      } else {
+        this.failImport(row.id, 'INTERRUPTED', 'the appliance stopped during this import; the previous bundle stayed in force (import it again)', now);
+        failed.push(row.id);
+      }
+    }
+    return { completed, failed };
   }
 
   getImport(id: string): ImportRecord | undefined {
@@ -165,9 +180,14 @@ export class StateStore {
       for (const t of input.tags) tag.run(t.repository, t.tag, t.desc.digest, t.desc.mediaType, t.desc.size, statement.channel);
       const rb = this.db.prepare('INSERT OR IGNORE INTO repository_blobs (repository, digest) VALUES (?, ?)');
       for (const r of input.repositoryBlobs) rb.run(r.repository, r.digest);
-      this.setStage(importId, 'done', now);
-      this.db.prepare("UPDATE imports SET state = 'applied', finished_at = ? WHERE id = ?").run(at, importId);
+      this.setStage(importId, 'finish', now);
     })();
+  }
+
+  /** The end of an import whose bundle was published and whose Git refs and tags have moved. */
+  markApplied(id: string, now: Date): void {
+    this.setStage(id, 'done', now);
+    this.db.prepare("UPDATE imports SET state = 'applied', finished_at = ? WHERE id = ?").run(now.toISOString(), id);
   }
 
   status(): { channel: string; sequence: number; rootDigest: string; appliedAt: string; name: string; summary: BundleSummary }[] {

@@ -48,7 +48,7 @@ describe('appliance API', () => {
 
   it('imports from the media directory, recording signers, stages and timings', async () => {
     expect(first).toMatchObject({ state: 'applied', sequence: 10, error: null, idempotent: false });
-    expect(first.stages.map((s) => s.stage)).toEqual(['receive', 'load-images', 'git-mirror', 'record']);
+    expect(first.stages.map((s) => s.stage)).toEqual(['receive', 'load-images', 'git-mirror', 'record', 'finish']);
     expect(first.stages.every((s) => typeof s.ms === 'number')).toBe(true);
     const channels = await status();
     expect(channels).toMatchObject([{ channel: 'stable', sequence: 10 }]);

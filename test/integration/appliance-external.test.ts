@@ -1,0 +1,131 @@
+/**
+ * The appliance with `--registry`: images land in an existing docker-registry through copy() (skipping what it
+ * has), tags move only when published; delta bundles whose base is not held are refused with the missing list;
+ * pulls can be made to need a token.
+ */
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planBundle } from '../../src/bundle/plan.js';
+import { readBundle } from '../../src/bundle/reader.js';
+import { writeBundle } from '../../src/bundle/writer.js';
+import { STATEMENT_PAYLOAD_TYPE, type Statement } from '../../src/bundle/format.js';
+import { OciLayoutStore } from '../../src/oci-layout.js';
+import { serializeEnvelope, signEnvelope } from '../../keys/dsse.js';
+import { unverifiedStatement } from '../../keys/statement-verifier.js';
+import { run } from '../helpers/exec.js';
+import { type Site, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
+import { skopeoDigest } from '../helpers/images.js';
+import { type TestRegistry, freePort, startRegistry } from '../helpers/registry.js';
+
+let site: Site;
+let registry: TestRegistry;
+
+beforeAll(async () => {
+  site = await makeSite();
+  registry = await startRegistry();
+});
+
+afterAll(async () => {
+  await registry?.stop();
+});
+
+describe('--registry', () => {
+  it('pushes every image into the registry and moves tags with each bundle', async () => {
+    const app = await start(site, { registry: `http://${registry.host}/site` });
+    try {
+      await site.bundle({ sequence: 1, name: 'ext1' });
+      expect((await importPath(app.url, app.token, 'ext1.airlock')).state).toBe('applied');
+      const appDigest = app.ctx.state.resolveTag('team/app', '1.0')?.digest;
+      expect(await skopeoDigest(`${registry.host}/site/team/app:1.0`)).toBe(appDigest);
+      expect(await skopeoDigest(`${registry.host}/site/team/worker:1.0`)).toBe(app.ctx.state.resolveTag('team/worker', '1.0')?.digest);
+      // all platforms of the index are there
+      await run('skopeo', ['copy', '--quiet', '--all', '--src-tls-verify=false', `docker://${registry.host}/site/team/app:1.0`, `oci:${join(site.dir, 'ext-check')}:x`]);
+
+      await site.bundle({ sequence: 2, name: 'ext2', images: ['team/worker:2.0'] });
+      expect((await importPath(app.url, app.token, 'ext2.airlock')).state).toBe('applied');
+      expect(await skopeoDigest(`${registry.host}/site/team/worker:2.0`)).toBe(app.ctx.state.resolveTag('team/worker', '2.0')?.digest);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('skips blobs the registry already has', async () => {
+    const calls: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = ((input: string | URL | Request, init?: RequestInit) => {
+      const url = String(input instanceof Request ? input.url : input);
+      if (url.includes(registry.host)) calls.push(`${init?.method ?? 'GET'} ${new URL(url).pathname}`);
+      return realFetch(input, init);
+    }) as typeof fetch;
+    const app = await start(site, { registry: `http://${registry.host}/site` });
+    try {
+      await site.bundle({ sequence: 3, name: 'ext3' }); // the same images as ext1
+      expect((await importPath(app.url, app.token, 'ext3.airlock')).state).toBe('applied');
+      expect(calls.filter((c) => c.startsWith('PUT') && c.includes('/blobs/'))).toEqual([]);
+      expect(calls.filter((c) => c.startsWith('HEAD')).length).toBeGreaterThan(0);
+    } finally {
+      globalThis.fetch = realFetch;
+      await app.close();
+    }
+  });
+
+  it('fails the import, leaving the bundle in force, when the registry is unreachable', async () => {
+    const app = await start(site, { registry: `http://127.0.0.1:${await freePort()}/site` });
+    try {
+      await site.bundle({ sequence: 4, name: 'ext4' });
+      const record = await importPath(app.url, app.token, 'ext4.airlock');
+      expect(record).toMatchObject({ state: 'failed', error: { code: 'REGISTRY_UNREACHABLE' } });
+      expect(app.ctx.state.status()).toEqual([]);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('delta bundles', () => {
+  it('refuses a delta whose base blobs are not held, listing exactly what is missing', async () => {
+    const full = await site.bundle({ sequence: 20, name: 'full' });
+    const extracted = join(site.dir, 'full-extracted');
+    await run('mkdir', ['-p', extracted]);
+    await run('tar', ['xf', full, '-C', extracted]);
+    const source = await OciLayoutStore.open(extracted);
+    const head = await readBundle({ source: createReadStream(full), verifyStatement: unverifiedStatement, metadataOnly: true });
+    const metadata = (d: string) => head.metadata.get(d);
+    const imageLayers = planBundle(head.root, metadata).blobs.filter((d) => d.mediaType.includes('image.layer'));
+    const leaveOut = new Set(imageLayers.slice(0, 2).map((d) => d.digest));
+    const statement: Statement = { ...head.statement, sequence: 21, base: `sha256:${'e'.repeat(64)}` };
+    const signature = serializeEnvelope(signEnvelope(STATEMENT_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), site.trust.release));
+    const out = join(site.media, 'delta.airlock');
+    await writeBundle({ out, root: head.root, metadata, signature, openBlob: (d) => source.fetch(d), leaveOut: (d) => leaveOut.has(d.digest) });
+    expect((await readFile(out)).length).toBeLessThan((await readFile(full)).length);
+
+    const app = await start(site);
+    try {
+      const record = await importPath(app.url, app.token, 'delta.airlock');
+      expect(record).toMatchObject({ state: 'failed', error: { code: 'BASE_MISSING' } });
+      for (const digest of leaveOut) expect(record.error?.message).toContain(digest);
+      // once the base is held, the same delta imports
+      expect((await importPath(app.url, app.token, 'full.airlock')).state).toBe('applied');
+      expect((await importPath(app.url, app.token, 'delta.airlock')).state).toBe('applied');
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('pull access', () => {
+  it('needs a token for /v2 and /git with --pull-requires-token', async () => {
+    const app = await start(site, { pullRequiresToken: true });
+    try {
+      await site.bundle({ sequence: 30, name: 'locked' });
+      expect((await importPath(app.url, app.token, 'locked.airlock')).state).toBe('applied');
+      expect((await fetch(`${app.url}/v2/team/app/manifests/1.0`)).status).toBe(401);
+      expect((await fetch(`${app.url}/git/platform.git/info/refs?service=git-upload-pack`)).status).toBe(401);
+      expect((await fetch(`${app.url}/v2/team/app/manifests/1.0`, { headers: { authorization: `Bearer ${app.token}`, accept: 'application/vnd.oci.image.index.v1+json' } })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
