@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components the tests use, from Debian's packages, when they are missing:
-# docker-registry (CNCF distribution), skopeo, git, openssl, GNU time, htpasswd.
+# docker-registry (CNCF distribution), skopeo, containerd (ctr), git, openssl, GNU time, htpasswd.
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
@@ -8,6 +8,7 @@ command -v skopeo >/dev/null || need+=(skopeo)
 command -v git >/dev/null || need+=(git)
 command -v openssl >/dev/null || need+=(openssl)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
+command -v containerd >/dev/null || need+=(containerd)
 [ -x /usr/bin/time ] || need+=(time)
 [ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
 if [ ${#need[@]} -eq 0 ]; then
