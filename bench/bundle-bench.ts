@@ -1,5 +1,5 @@
 /**
- * Bundle create and verify against their peers, in one run, as ratios (issue: bundler foundation).
+ * Bundle create, verify and appliance import against their peers, in one run, as ratios.
  * - `airlock bundle create` vs `skopeo copy --all docker://… oci:DIR` for the same images
  * - `airlock bundle verify` vs `openssl dgst -sha256` over the same bytes
  * Peak RSS of each from GNU time. Seeds a local docker-registry with ≥ 1 GiB of layers in several images that
@@ -15,6 +15,7 @@ import { run } from '../test/helpers/exec.js';
 import { skopeoPush, tagLayout } from '../test/helpers/images.js';
 import { startRegistry } from '../test/helpers/registry.js';
 import { measure, mib, pairedMedians, randomLayer, ratio } from './lib.js';
+import { importBench } from './import-bench.js';
 import { updateResults } from './results.js';
 
 const { values } = parseArgs({ options: { gib: { type: 'string', default: '1' }, runs: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/RESULTS.md' } } });
@@ -108,6 +109,11 @@ async function main(): Promise<void> {
     ].join('\n');
     process.stdout.write(`${table}\n`);
     await updateResults(values.out ?? 'bench/RESULTS.md', 'bundle', '## Bundle create and verify (`bench/bundle-bench.ts`)', table);
+
+    process.stderr.write('import benchmarks\n');
+    const imports = await importBench({ work, bundle, trustPath: k('root.json'), refs: images, runs });
+    process.stdout.write(`${imports}\n`);
+    await updateResults(values.out ?? 'bench/RESULTS.md', 'import', '## Appliance import (`bench/import-bench.ts`)', imports);
   } finally {
     await registry.stop();
     await rm(work, { recursive: true, force: true });

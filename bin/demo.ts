@@ -1,10 +1,11 @@
 /**
  * `npm run demo`: builds a demo bundle end to end from content it creates itself (two images sharing a layer in
- * an OCI layout, a Git repository with manifests, a directory of YAML), then verifies and inspects it, all
- * through the real `airlock` commands.
+ * an OCI layout, a Git repository with manifests, a directory of YAML), verifies and inspects it, then starts an
+ * appliance, uploads the bundle to it and prints where its registry and Git mirror are — all through the real
+ * `airlock` commands.
  */
 import * as fs from 'node:fs';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import git from 'isomorphic-git';
@@ -12,6 +13,9 @@ import { MediaType, type Descriptor } from '../src/descriptor.js';
 import { sha256Digest } from '../src/digest.js';
 import { OciLayoutStore } from '../src/oci-layout.js';
 import { buildManifestTar } from '../src/manifests/manifest-tar.js';
+import { jsonLogger } from '../appliance/context.js';
+import { startAppliance } from '../appliance/server.js';
+import { loadTrustRoot } from '../keys/trust-root.js';
 import { main } from './main.js';
 
 const dir = resolve(process.argv[2] ?? 'demo');
@@ -107,7 +111,41 @@ manifests:
   await run(['bundle', 'create', '-f', k('airlock.yaml'), '--key', k('release.key'), '-o', k('store-edge.airlock'), '--sequence', '1']);
   await run(['bundle', 'verify', k('store-edge.airlock'), '--trust', k('root.json')]);
   await run(['bundle', 'inspect', k('store-edge.airlock')]);
-  process.stdout.write(`\nDone. The bundle is ${k('store-edge.airlock')}; \`tar tf\` lists it as an OCI image layout.\n`);
+  await onSite(k);
+}
+
+/** The on-site half: an appliance on a free port, the bundle uploaded to it, and where to pull from. */
+async function onSite(k: (name: string) => string): Promise<void> {
+  const appliance = await startAppliance({
+    dataDir: k('appliance'),
+    trust: loadTrustRoot(await readFile(k('root.json'), 'utf8'), new Date(), 'root.json'),
+    port: 0,
+    log: jsonLogger(() => undefined),
+  });
+  process.stdout.write(`\nappliance started at ${appliance.url} (data in ${k('appliance')})\n`);
+  await run(['appliance', 'import', k('store-edge.airlock'), '--server', appliance.url, '--token-file', appliance.adminTokenPath, '--wait']);
+  const host = appliance.url.replace(/^http:\/\//, '');
+  const catalog = (await (await fetch(`${appliance.url}/v2/_catalog`)).json()) as { repositories: string[] };
+  const token = (await readFile(appliance.adminTokenPath, 'utf8')).trim();
+  const status = (await (await fetch(`${appliance.url}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { channels: { channel: string; sequence: number; rootDigest: string }[] };
+  process.stdout.write(
+    [
+      '',
+      `in force: ${status.channels.map((c) => `channel ${c.channel}, sequence ${c.sequence}, root ${c.rootDigest}`).join('; ')}`,
+      `registry: ${host}  (images: ${catalog.repositories.join(', ')})`,
+      `  try:    skopeo inspect --tls-verify=false docker://${host}/store/web:1.0`,
+      `git:      ${appliance.url}/git/platform.git`,
+      `  try:    git clone ${appliance.url}/git/platform.git`,
+      `api:      ${appliance.url}/api/v1/status  (token in ${appliance.adminTokenPath})`,
+      '',
+    ].join('\n'),
+  );
+  if (process.stdout.isTTY) {
+    process.stdout.write('The appliance keeps running; press Ctrl-C to stop it.\n');
+    await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
+  }
+  await appliance.close();
+  process.stdout.write('Done.\n');
 }
 
 demo().catch((err: unknown) => {

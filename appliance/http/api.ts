@@ -40,7 +40,11 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         if (!req.complete) req.resume(); // drain what the pipeline did not need (an idempotent re-import stops early)
       });
       audit(ctx, res, 'import.started', { id: started.id, source: 'upload' });
-      res.status(202).json({ id: started.id });
+      // Answer once the body is in: HTTP clients (undici among them) stop sending a body once the response is
+      // complete. The import is recorded from the first byte, so its progress is visible meanwhile.
+      req.once('end', () => {
+        if (!res.headersSent) res.status(202).json({ id: started.id });
+      });
     } catch (err) {
       sendError(res, err);
       if (!req.complete) req.resume();

@@ -3,8 +3,10 @@
  * is consistent (the interrupted import failed, or applied if it had been recorded), nothing is half-published
  * (registry tags and Git refs match the bundle in force), and importing again succeeds.
  */
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { airlock } from '../helpers/cli.js';
 import { run } from '../helpers/exec.js';
 import { type ChildAppliance, type ImportRecordView, type Site, api, importPath, makeSite, spawnAppliance, waitImport } from '../helpers/appliance-fixture.js';
 
@@ -35,6 +37,22 @@ beforeAll(async () => {
   await site.bundle({ sequence: 1, name: 'b1' });
   expect((await importPath(app.url, await app.token(), 'b1.airlock')).state).toBe('applied');
   await app.stop();
+});
+
+describe('uploads larger than socket buffers', () => {
+  it('stream through `airlock appliance import --wait` to applied', async () => {
+    const app = await spawnAppliance(site, join(site.dir, 'upload-data'));
+    try {
+      const path = await site.bundle({ sequence: 1, name: 'upload' });
+      expect((await stat(path)).size).toBeGreaterThan(12 * 1024 * 1024);
+      await writeFile(join(site.dir, 'upload-token'), await app.token());
+      const res = await airlock(['appliance', 'import', path, '--server', app.url, '--token-file', join(site.dir, 'upload-token'), '--wait']);
+      expect(res.code, res.stderr).toBe(0);
+      expect(res.stdout).toContain('applied');
+    } finally {
+      await app.stop();
+    }
+  });
 });
 
 describe('kill -9 during an import', () => {

@@ -1,0 +1,147 @@
+/**
+ * Appliance import against what users of other tools do today, in the same run on the same bundle:
+ * - import from a file into the embedded registry vs `tar xf` + `skopeo copy --preserve-digests oci:… docker://`
+ * - import with `--registry` vs `skopeo copy --preserve-digests` from an already extracted layout
+ * - re-import of the bundle in force
+ * - peak RSS of the appliance during a streamed upload (VmHWM from /proc)
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { BINARY } from '../test/helpers/cli.js';
+import { freePort, startRegistry } from '../test/helpers/registry.js';
+import { type Measurement, measure, mib, pairedMedians, ratio } from './lib.js';
+
+interface Appliance {
+  url: string;
+  child: ChildProcess;
+  token: string;
+  stop(): Promise<number>;
+}
+
+async function startAppliance(dataDir: string, trustPath: string, media: string, extra: string[] = []): Promise<Appliance> {
+  const port = await freePort();
+  const child = spawn(process.execPath, [BINARY, 'appliance', 'serve', '--data', dataDir, '--trust', trustPath, '--listen', `127.0.0.1:${port}`, '--media', media, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  while (!out.includes('appliance listening')) {
+    if (child.exitCode !== null) throw new Error(`appliance exited: ${out}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const token = (await readFile(join(dataDir, 'admin-token'), 'utf8')).trim();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    child,
+    token,
+    async stop() {
+      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+      return hwm;
+    },
+  };
+}
+
+async function importFromMedia(app: Appliance, file: string): Promise<number> {
+  const started = Date.now();
+  const res = await fetch(`${app.url}/api/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: file }) });
+  const { id } = (await res.json()) as { id: string };
+  for (;;) {
+    const r = (await (await fetch(`${app.url}/api/v1/imports/${id}`, { headers: { authorization: `Bearer ${app.token}` } })).json()) as { state: string; error?: unknown };
+    if (r.state === 'applied') return (Date.now() - started) / 1000;
+    if (r.state !== 'running') throw new Error(`import failed: ${JSON.stringify(r)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export interface ImportBenchInput {
+  work: string;
+  bundle: string;
+  trustPath: string;
+  /** The images' reference names inside the bundle (`HOST/bench/imgN:1`). */
+  refs: string[];
+  runs: number;
+}
+
+export async function importBench({ work, bundle, trustPath, refs, runs }: ImportBenchInput): Promise<string> {
+  const media = join(work, 'media');
+  await mkdir(media, { recursive: true });
+  await rm(join(media, 'b.airlock'), { force: true });
+  await link(bundle, join(media, 'b.airlock'));
+  const size = (await stat(bundle)).size;
+  let n = 0;
+  const fresh = () => join(work, `appliance-${n++}`);
+
+  // 1. embedded registry vs tar xf + skopeo into docker-registry
+  const embedded = async (): Promise<Measurement> => {
+    const dir = fresh();
+    const app = await startAppliance(dir, trustPath, media);
+    const seconds = await importFromMedia(app, 'b.airlock');
+    const rss = await app.stop();
+    await rm(dir, { recursive: true, force: true });
+    return { seconds, maxRssKiB: rss };
+  };
+  const tarSkopeo = async (): Promise<Measurement> => {
+    const registry = await startRegistry();
+    const dir = join(work, 'extracted');
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir);
+    const script = [`tar xf ${bundle} -C ${dir}`, ...refs.map((r, i) => `skopeo copy --quiet --preserve-digests --dest-tls-verify=false oci:${dir}:${r} docker://${registry.host}/bench/img${i + 1}:1`)].join(' && ');
+    const m = await measure('sh', ['-c', script]);
+    await registry.stop();
+    await rm(dir, { recursive: true, force: true });
+    return m;
+  };
+  const [ours, peer] = await pairedMedians(runs, embedded, tarSkopeo);
+
+  // 2. --registry vs skopeo copy from an extracted layout, each into a fresh docker-registry
+  const extracted = join(work, 'extracted-once');
+  await mkdir(extracted, { recursive: true });
+  await measure('tar', ['xf', bundle, '-C', extracted]);
+  const external = async (): Promise<Measurement> => {
+    const registry = await startRegistry();
+    const dir = fresh();
+    const app = await startAppliance(dir, trustPath, media, ['--registry', `http://${registry.host}`]);
+    const seconds = await importFromMedia(app, 'b.airlock');
+    const rss = await app.stop();
+    await registry.stop();
+    await rm(dir, { recursive: true, force: true });
+    return { seconds, maxRssKiB: rss };
+  };
+  const skopeoOnly = async (): Promise<Measurement> => {
+    const registry = await startRegistry();
+    const script = refs.map((r, i) => `skopeo copy --quiet --preserve-digests --dest-tls-verify=false oci:${extracted}:${r} docker://${registry.host}/bench/img${i + 1}:1`).join(' && ');
+    const m = await measure('sh', ['-c', script]);
+    await registry.stop();
+    return m;
+  };
+  const [ourExternal, skopeoExternal] = await pairedMedians(runs, external, skopeoOnly);
+  await rm(extracted, { recursive: true, force: true });
+
+  // 3. re-import of the bundle in force, and 4. peak RSS during a streamed upload
+  const dir = fresh();
+  const app = await startAppliance(dir, trustPath, media);
+  await writeFile(join(work, 'token'), app.token);
+  const upload = await measure(process.execPath, [BINARY, 'appliance', 'import', bundle, '--server', app.url, '--token-file', join(work, 'token'), '--wait']);
+  const reimport = await importFromMedia(app, 'b.airlock');
+  const uploadRss = await app.stop();
+  await rm(dir, { recursive: true, force: true });
+
+  const row = (what: string, a: Measurement, b: Measurement, target: string, limit: number) => {
+    const x = ratio(a.seconds, b.seconds);
+    return `| ${what} | ${a.seconds.toFixed(2)} s | ${b.seconds.toFixed(2)} s | **${x.toFixed(2)}×** ${x <= limit ? '(met)' : '(missed)'} | ${target} | ${mib(a.maxRssKiB)} |`;
+  };
+  return [
+    `Bundle of ${(size / 1024 / 1024).toFixed(0)} MiB (the one above), median of ${runs} runs, each import into a fresh data directory and registry.`,
+    '',
+    '| comparison | airlock | peer | ratio | target | appliance peak RSS |',
+    '|---|---|---|---|---|---|',
+    row('import from a file into the embedded registry vs `tar xf` + `skopeo copy --preserve-digests` into docker-registry', ours, peer, '≤ 0.5×', 0.5),
+    row('import with `--registry` (docker-registry) vs `skopeo copy --preserve-digests` from an extracted layout', ourExternal, skopeoExternal, '≤ 1.0×', 1.0),
+    '',
+    `| re-import of the bundle in force | ${reimport.toFixed(3)} s | target < 1 s ${reimport < 1 ? '(met)' : '(missed)'} |`,
+    '|---|---|---|',
+    `| streamed upload with \`appliance import --wait\` | ${upload.seconds.toFixed(2)} s; appliance peak RSS ${mib(uploadRss)} | target ≤ 200 MiB ${uploadRss <= 200 * 1024 ? '(met)' : '(missed)'} |`,
+  ].join('\n');
+}
