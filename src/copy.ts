@@ -27,9 +27,10 @@ export interface CopyGraphOptions extends CopyProgress {
   concurrency?: number;
   /**
    * A repository on the destination's registry that holds the blobs (the source, when both are repositories of
-   * one registry): blobs are mounted from it instead of uploaded, when the destination can mount.
+   * one registry), or a lookup naming one per blob: blobs are mounted from it instead of uploaded, when the
+   * destination can mount.
    */
-  mountFrom?: string;
+  mountFrom?: string | ((desc: Descriptor) => string | undefined);
   /** Attempts per blob on transient failures (the source is fetched again). */
   attempts?: number;
   sleep?: (ms: number) => Promise<void>;
@@ -47,7 +48,8 @@ export async function copyGraph(opts: CopyGraphOptions): Promise<void> {
         opts.onCopied?.(desc, true);
         return;
       }
-      if (opts.mountFrom && canMount(dst) && (await dst.mount(desc, opts.mountFrom))) {
+      const from = typeof opts.mountFrom === 'function' ? opts.mountFrom(desc) : opts.mountFrom;
+      if (from && canMount(dst) && (await dst.mount(desc, from))) {
         opts.onCopied?.(desc, true);
         return;
       }

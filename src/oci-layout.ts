@@ -93,7 +93,8 @@ export class OciLayoutStore implements Target, Ingester {
     const ingestDir = join(this.dir, 'ingest');
     await mkdir(ingestDir, { recursive: true });
     const path = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
-    const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
+    // 8 MiB in flight lets the caller hash the next chunks while the disk writes the previous ones.
+    const out = createWriteStream(path, { highWaterMark: 8 * 1024 * 1024 });
     let failure: Error | undefined;
     out.on('error', (err) => (failure = err));
     const close = () => new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));

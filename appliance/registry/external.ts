@@ -34,10 +34,24 @@ export class ExternalRegistry {
     return this.prefix ? `${this.prefix}/${repository}` : repository;
   }
 
-  async load(cas: OciLayoutStore, images: ImageToLoad[], onCopied?: (desc: Descriptor, skipped: boolean) => void): Promise<void> {
+  /**
+   * Copies the images one after another; a layer already pushed to another repository of this registry during
+   * the load is mounted from there rather than uploaded again.
+   */
+  async load(cas: OciLayoutStore, images: ImageToLoad[]): Promise<void> {
+    const holder = new Map<string, string>();
     for (const image of images) {
-      const dst = new RegistryRepository(this.client, this.repositoryFor(image.repository));
-      await copyGraph({ src: cas, dst, root: image.desc, ...(image.platforms ? { platforms: image.platforms } : {}), concurrency: 4, attempts: 4, ...(onCopied ? { onCopied } : {}) });
+      const name = this.repositoryFor(image.repository);
+      await copyGraph({
+        src: cas,
+        dst: new RegistryRepository(this.client, name),
+        root: image.desc,
+        ...(image.platforms ? { platforms: image.platforms } : {}),
+        concurrency: 4,
+        attempts: 4,
+        mountFrom: (desc) => holder.get(desc.digest),
+        onCopied: (desc) => holder.set(desc.digest, name),
+      });
     }
   }
 

@@ -3,6 +3,10 @@
  * loopback or when told), Bearer-token and Basic authentication driven by `WWW-Authenticate` challenges, retries
  * with backoff for idempotent requests, and errors that name the registry and what to do.
  */
+import { type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors.js';
 import { apiHost, isLoopbackHost } from '../reference.js';
 import { parseChallenge } from './challenge.js';
@@ -104,11 +108,43 @@ export class RegistryClient {
     return send();
   }
 
+  /**
+   * Sends a large body with node:http(s) and stream backpressure (fetch buffers async-iterable bodies it cannot
+   * send yet). Authentication must already have happened for these scopes (e.g. by the upload's POST). Not retried.
+   */
+  async upload(method: string, url: string, opts: Omit<RequestOptions, 'body'>, body: Readable): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+    const target = new URL(url.startsWith('http') ? url : `${this.baseUrl}${url}`);
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...opts.headers, ...this.authHeader(opts.scopes) };
+    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
+    let res: IncomingMessage;
+    try {
+      res = await new Promise<IncomingMessage>((resolve, reject) => {
+        const req = send(target, { method, headers }, resolve);
+        req.on('error', reject);
+        pipeline(body, req).catch(reject);
+      });
+    } catch (err) {
+      if (err instanceof AirlockError) throw err;
+      throw new AirlockError('REGISTRY_UNREACHABLE', `${opts.what}: upload to ${this.registry} failed (${networkReason({ cause: err })})`, { cause: err });
+    }
+    const chunks: Buffer[] = [];
+    for await (const chunk of res) chunks.push(chunk as Buffer);
+    const status = res.statusCode ?? 0;
+    if ((status >= 200 && status < 300) || opts.accept?.includes(status)) return { status, headers: res.headers };
+    const text = Buffer.concat(chunks).toString('utf8');
+    const fake = new Response(text, { status });
+    return this.check(fake, opts).then(() => ({ status, headers: res.headers }));
+  }
+
+  private authHeader(scopes: string[]): Record<string, string> {
+    const token = this.tokens.get(scopeKey(scopes));
+    if (token) return { authorization: `Bearer ${token}` };
+    if (this.basic && this.credential) return { authorization: basicHeader(this.credential) };
+    return {};
+  }
+
   private send(method: string, url: string, opts: RequestOptions): Promise<Response> {
-    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...opts.headers };
-    const token = this.tokens.get(scopeKey(opts.scopes));
-    if (token) headers.authorization = `Bearer ${token}`;
-    else if (this.basic && this.credential) headers.authorization = basicHeader(this.credential);
+    const headers: Record<string, string> = { 'user-agent': this.userAgent, ...opts.headers, ...this.authHeader(opts.scopes) };
     const init: RequestInit & { duplex?: 'half' } = { method, headers, redirect: opts.redirect ?? 'follow' };
     if (opts.body !== undefined) {
       init.body = opts.body as BodyInit;

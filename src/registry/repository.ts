@@ -180,14 +180,12 @@ export class RegistryRepository implements Target, Mounter {
         await done.body?.cancel();
         return;
       }
-      const res = await this.client.request('PUT', withDigest(this.absolute(location), desc.digest), {
+      await this.client.upload('PUT', withDigest(this.absolute(location), desc.digest), {
         scopes: this.scopes(true),
         what,
         headers: { 'content-type': 'application/octet-stream', 'content-length': String(desc.size) },
-        body: verified,
         accept: [201],
-      });
-      await res.body?.cancel();
+      }, verified);
     } catch (err) {
       throw streamError ?? err;
     }
@@ -199,8 +197,8 @@ export class RegistryRepository implements Target, Mounter {
     let pending: Buffer | undefined;
     while (offset < desc.size) {
       const length = Math.min(this.chunkSize, desc.size - offset);
-      const body = sliceIterator(iterator, length, () => pending, (rest) => (pending = rest));
-      const res = await this.client.request('PATCH', this.absolute(location), {
+      const body = Readable.from(sliceIterator(iterator, length, () => pending, (rest) => (pending = rest)), { objectMode: false });
+      const res = await this.client.upload('PATCH', this.absolute(location), {
         scopes: this.scopes(true),
         what,
         headers: {
@@ -208,11 +206,10 @@ export class RegistryRepository implements Target, Mounter {
           'content-length': String(length),
           'content-range': `${offset}-${offset + length - 1}`,
         },
-        body,
         accept: [202],
-      });
-      await res.body?.cancel();
-      location = res.headers.get('location') ?? location;
+      }, body);
+      const next = res.headers.location;
+      location = typeof next === 'string' ? next : location;
       offset += length;
     }
     // Drain to let the verifying stream check size and digest at the end.

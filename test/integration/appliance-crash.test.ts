@@ -52,6 +52,11 @@ describe('uploads larger than socket buffers', () => {
     } finally {
       await app.stop();
     }
+    // SIGTERM is a clean shutdown: exit code 0, a last JSON log line
+    expect(await app.exited).toBe(0);
+    const lines = app.log().trim().split('\n');
+    expect(JSON.parse(lines[lines.length - 1] ?? '{}')).toMatchObject({ level: 'info', msg: 'appliance stopped' });
+    expect(lines.every((l) => typeof (JSON.parse(l) as { time?: string }).time === 'string')).toBe(true);
   });
 });
 

@@ -54,18 +54,19 @@ afterAll(async () => {
 
 describe('blobs', () => {
   it('uploads monolithically and in chunks, then reads back the same bytes', async () => {
-    const counting = countingFetch();
-    const client = new RegistryClient({ registry: open.host, fetch: counting.fetch });
+    const wire = await startTokenProxy(open.url); // counts what reaches the registry
+    const client = new RegistryClient({ registry: wire.host });
     const repo = new RegistryRepository(client, 'blobs/chunked', { monolithicLimit: 1024 * 1024, chunkSize: 256 * 1024 });
     const big = randomBytes(1536 * 1024 + 17);
     const small = randomBytes(1000);
     await repo.push(blobDesc(big), Readable.from([big.subarray(0, 700_000), big.subarray(700_000)]));
     await repo.push(blobDesc(small), Readable.from([small]));
-    expect(counting.calls.filter((c) => c.startsWith('PATCH'))).toHaveLength(7); // ceil(1.5 MiB / 256 KiB)
-    expect(counting.calls.filter((c) => c.startsWith('PUT'))).toHaveLength(2);
+    expect(wire.requests.filter((c) => c.startsWith('PATCH'))).toHaveLength(7); // ceil(1.5 MiB / 256 KiB)
+    expect(wire.requests.filter((c) => c.startsWith('PUT'))).toHaveLength(2);
     expect(await repo.exists(blobDesc(big))).toBe(true);
     expect((await fetchAll(repo, blobDesc(big), 4 << 20)).equals(big)).toBe(true);
     expect((await fetchAll(repo, blobDesc(small))).equals(small)).toBe(true);
+    await wire.stop();
   });
 
   it('refuses content that does not match its digest, and the registry does not keep it', async () => {
