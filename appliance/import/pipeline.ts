@@ -30,12 +30,14 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
       contents = await readBundle({
         source,
         verifyStatement: (text) => {
-          const claimed = unverifiedStatement(text).statement;
+          // The channel is read before verification only to find its last accepted sequence; the verifier then
+          // checks the same payload.
+          const lastAccepted = state.lastAccepted(unverifiedStatement(text).statement.channel);
           const verified = statementVerifier({
             trust: ctx.trust,
             now: now(),
             ...(ctx.channel ? { channel: ctx.channel } : {}),
-            ...(state.lastAccepted(claimed.channel) ? { lastAccepted: state.lastAccepted(claimed.channel) } : {}),
+            ...(lastAccepted ? { lastAccepted } : {}),
           })(text);
           state.setStatement(id, verified.statement, verified.signers);
           if (verified.sameAsAccepted) throw new AlreadyInForce();

@@ -131,9 +131,7 @@ export class RegistryClient {
     for await (const chunk of res) chunks.push(chunk as Buffer);
     const status = res.statusCode ?? 0;
     if ((status >= 200 && status < 300) || opts.accept?.includes(status)) return { status, headers: res.headers };
-    const text = Buffer.concat(chunks).toString('utf8');
-    const fake = new Response(text, { status });
-    return this.check(fake, opts).then(() => ({ status, headers: res.headers }));
+    throw this.failure(status, errorDetail(Buffer.concat(chunks).toString('utf8')), opts.what);
   }
 
   private authHeader(scopes: string[]): Record<string, string> {
@@ -180,14 +178,14 @@ export class RegistryClient {
 
   private async check(res: Response, opts: RequestOptions): Promise<Response> {
     if (res.ok || opts.accept?.includes(res.status)) return res;
-    const detail = await errorDetail(res);
-    if (res.status === 401 || res.status === 403) {
-      throw unauthorized(opts.what, this.registry, `${res.status}${detail ? `: ${detail}` : ''}`);
-    }
-    if (res.status === 404) {
-      throw new AirlockError('NOT_FOUND', `${opts.what}: not found on ${this.registry}${detail ? ` (${detail})` : ''}`);
-    }
-    throw new AirlockError('REGISTRY_ERROR', `${opts.what}: registry ${this.registry} answered ${res.status}${detail ? `: ${detail}` : ''}`);
+    throw this.failure(res.status, errorDetail(await res.text().catch(() => '')), opts.what);
+  }
+
+  /** The error for an unexpected status, with the registry's own explanation when it sent one. */
+  private failure(status: number, detail: string, what: string): AirlockError {
+    if (status === 401 || status === 403) return unauthorized(what, this.registry, `${status}${detail ? `: ${detail}` : ''}`);
+    if (status === 404) return new AirlockError('NOT_FOUND', `${what}: not found on ${this.registry}${detail ? ` (${detail})` : ''}`);
+    return new AirlockError('REGISTRY_ERROR', `${what}: registry ${this.registry} answered ${status}${detail ? `: ${detail}` : ''}`);
   }
 }
 
@@ -198,9 +196,9 @@ function unauthorized(what: string, registry: string, why: string): AirlockError
   );
 }
 
-async function errorDetail(res: Response): Promise<string> {
+/** The codes and messages of an OCI error body, or nothing. */
+function errorDetail(text: string): string {
   try {
-    const text = await res.text();
     const body = JSON.parse(text) as { errors?: { code?: string; message?: string }[] };
     return (body.errors ?? []).map((e) => [e.code, e.message].filter(Boolean).join(' ')).join('; ');
   } catch {
