@@ -4,11 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash test/setup/install-deps.sh
-# (re)install when node_modules is missing or older than the lockfile
-if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  npm install --no-audit --no-fund
-fi
-npx tsc -p tsconfig.json
+bash bin/prepare.sh
 npx tsc -p tsconfig.test.json
 npx eslint .
 # Every temporary file of the run (registries' storage, bundles, repositories) lives under one directory that is
