@@ -5,9 +5,11 @@
  * the previous bundle in force; a crash after it is completed at start-up (settleInterrupted + finishPublish).
  */
 import { Readable } from 'node:stream';
+import { planBundle } from '../../src/bundle/plan.js';
 import { readBundle } from '../../src/bundle/reader.js';
 import { summarize } from '../../src/bundle/summary.js';
 import type { Descriptor } from '../../src/descriptor.js';
+import type { OciIndex } from '../../src/oci-layout.js';
 import { errorMessage, isAirlockError } from '../../src/errors.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
 import type { ApplianceContext } from '../context.js';
@@ -24,6 +26,10 @@ class AlreadyInForce extends Error {}
 export async function runImport(ctx: ApplianceContext, id: string, source: AsyncIterable<Buffer | Uint8Array>): Promise<ImportOutcome> {
   const { state, cas, now } = ctx;
   let lastProgress = 0;
+  const load = ctx.external?.session(cas);
+  const seen = new Map<string, Buffer>();
+  let root: Descriptor | undefined;
+  let firstRepository: Map<string, string> | undefined;
   try {
     let contents;
     try {
@@ -41,9 +47,21 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
           })(text);
           state.setStatement(id, verified.statement, verified.signers);
           if (verified.sameAsAccepted) throw new AlreadyInForce();
+          root = verified.statement.root;
           return verified;
         },
-        onMetadata: (desc, bytes) => cas.push(desc, Readable.from([bytes])),
+        onMetadata: (desc, bytes) => {
+          seen.set(desc.digest, bytes);
+          return cas.push(desc, Readable.from([bytes]));
+        },
+        // With --registry, each verified layer goes to the registry while the rest of the bundle arrives. The
+        // signed root listed its digest before the first blob, so it is a genuine part of this bundle.
+        onBlob: (desc) => {
+          if (!load || !root) return;
+          firstRepository ??= layerRepositories(root, seen);
+          const repository = firstRepository.get(desc.digest);
+          if (repository) load.pushEarly(desc, repository);
+        },
         blobSink: cas,
         isHeld: async (desc) => state.isPublished(desc.digest) && (await cas.exists(desc)),
         onBytes: (position) => {
@@ -67,7 +85,7 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
 
     state.setStage(id, 'load-images', now());
     const images = imagesIn(contents.rootIndex);
-    if (ctx.external) await ctx.external.load(cas, images);
+    await load?.load(images);
     ctx.failpoint('after-load-images');
 
     state.setStage(id, 'git-mirror', now());
@@ -88,6 +106,7 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
     state.markApplied(id, now());
     return { state: 'applied', idempotent: false };
   } catch (err) {
+    await load?.abandon();
     const code = isAirlockError(err) ? err.code : 'INTERNAL';
     state.failImport(id, code, errorMessage(err), now());
     state.audit('system', 'import.failed', { id, code, message: errorMessage(err) }, now());
@@ -102,6 +121,17 @@ export async function finishPublish(ctx: ApplianceContext): Promise<void> {
     for (const g of channel.summary.git) await ctx.mirror.publish(g.name, g.ref, g.commit);
     if (ctx.external) await ctx.external.tag(ctx.state.tagsOfChannel(channel.channel));
   }
+}
+
+/** For each layer, the first image repository that uses it (metadata is complete once layers arrive). */
+function layerRepositories(root: Descriptor, metadata: Map<string, Buffer>): Map<string, string> {
+  const out = new Map<string, string>();
+  const rootBytes = metadata.get(root.digest);
+  if (!rootBytes) return out;
+  for (const image of imagesIn(JSON.parse(rootBytes.toString('utf8')) as OciIndex)) {
+    for (const blob of planBundle(image.desc, (d) => metadata.get(d)).blobs) if (!out.has(blob.digest)) out.set(blob.digest, image.repository);
+  }
+  return out;
 }
 
 function stripAnnotations(desc: Descriptor): Descriptor {

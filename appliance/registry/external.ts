@@ -3,7 +3,7 @@
  * appliance's blob store, skipping what the registry has, retrying transient failures, bounded concurrency.
  * Blobs and manifests go first (by digest, invisible to tag users); tags move only when a bundle is published.
  */
-import { copyGraph } from '../../src/copy.js';
+import { copyGraph, limiter } from '../../src/copy.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { OciLayoutStore } from '../../src/oci-layout.js';
 import { RegistryClient } from '../../src/registry/client.js';
@@ -34,25 +34,14 @@ export class ExternalRegistry {
     return this.prefix ? `${this.prefix}/${repository}` : repository;
   }
 
-  /**
-   * Copies the images one after another; a layer already pushed to another repository of this registry during
-   * the load is mounted from there rather than uploaded again.
-   */
-  async load(cas: OciLayoutStore, images: ImageToLoad[]): Promise<void> {
-    const holder = new Map<string, string>();
-    for (const image of images) {
-      const name = this.repositoryFor(image.repository);
-      await copyGraph({
-        src: cas,
-        dst: new RegistryRepository(this.client, name),
-        root: image.desc,
-        ...(image.platforms ? { platforms: image.platforms } : {}),
-        concurrency: 4,
-        attempts: 4,
-        mountFrom: (desc) => holder.get(desc.digest),
-        onCopied: (desc) => holder.set(desc.digest, name),
-      });
-    }
+  /** One import's load: blobs may be pushed early, while the bundle is still being received. */
+  session(cas: OciLayoutStore): LoadSession {
+    return new LoadSession(this, cas);
+  }
+
+  /** A repository of this registry, for pushes by LoadSession. */
+  repository(name: string): RegistryRepository {
+    return new RegistryRepository(this.client, name);
   }
 
   async tag(images: ImageToLoad[]): Promise<void> {
@@ -60,5 +49,56 @@ export class ExternalRegistry {
       if (!image.tag) continue;
       await new RegistryRepository(this.client, this.repositoryFor(image.repository)).tag(image.desc, image.tag);
     }
+  }
+}
+
+/**
+ * Loads one bundle's images. `pushEarly` sends a verified layer to its first repository while the rest of the
+ * bundle is still arriving; `load` then copies every image (pushing what is left, mounting layers another
+ * repository of this registry already holds) once the whole bundle checked out.
+ */
+export class LoadSession {
+  private readonly holder = new Map<string, string>();
+  private readonly early: Promise<void>[] = [];
+  private readonly limit = limiter(2);
+  private failure: unknown;
+
+  constructor(
+    private readonly registry: ExternalRegistry,
+    private readonly cas: OciLayoutStore,
+  ) {}
+
+  pushEarly(desc: Descriptor, repository: string): void {
+    const name = this.registry.repositoryFor(repository);
+    const work = this.limit(async () => {
+      await this.registry.repository(name).push(desc, await this.cas.fetch(desc));
+      this.holder.set(desc.digest, name);
+    }).catch((err: unknown) => {
+      this.failure ??= err;
+    });
+    this.early.push(work);
+  }
+
+  async load(images: ImageToLoad[]): Promise<void> {
+    await Promise.all(this.early);
+    if (this.failure) throw this.failure;
+    for (const image of images) {
+      const name = this.registry.repositoryFor(image.repository);
+      await copyGraph({
+        src: this.cas,
+        dst: this.registry.repository(name),
+        root: image.desc,
+        ...(image.platforms ? { platforms: image.platforms } : {}),
+        concurrency: 4,
+        attempts: 4,
+        mountFrom: (desc) => this.holder.get(desc.digest),
+        onCopied: (desc) => this.holder.set(desc.digest, name),
+      });
+    }
+  }
+
+  /** Waits for early pushes of an import that failed, ignoring their outcome. */
+  async abandon(): Promise<void> {
+    await Promise.all(this.early);
   }
 }

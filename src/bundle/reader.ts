@@ -39,6 +39,8 @@ export interface ReadBundleOptions {
   blobSink?: Ingester;
   /** Whether a blob left out of the archive is acceptable (delta bundles): true when the site already holds it. */
   isHeld?: (desc: Descriptor) => boolean | Promise<boolean>;
+  /** Called after each large blob is verified (and committed to the sink). */
+  onBlob?: (desc: Descriptor) => void;
   /** Stop after the metadata (for inspect): large blobs are not read. */
   metadataOnly?: boolean;
   onBytes?: (position: number) => void;
@@ -124,6 +126,7 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
       throw err;
     }
     blobs.push(desc);
+    opts.onBlob?.(desc);
     opts.onBytes?.(tar.position);
   }
 
