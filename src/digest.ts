@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { type Hash, createHash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AirlockError } from './errors.js';
 import type { Descriptor } from './descriptor.js';
@@ -12,14 +12,20 @@ export function sha256Digest(data: Uint8Array | string): string {
  * count or the digest disagrees with the descriptor. Consumers therefore never see a clean end on bad content.
  */
 export class VerifyingStream extends Transform {
-  private readonly hash = createHash('sha256');
+  private readonly hash: Hash | undefined;
   private seen = 0;
 
+  /**
+   * With `digest: false` only the size is checked: for a destination that verifies the digest itself (a
+   * registry must, on the upload's final `?digest=`), so that no byte is hashed twice on the same path.
+   */
   constructor(
     private readonly expected: Pick<Descriptor, 'digest' | 'size'>,
     private readonly label: string = expected.digest,
+    { digest = true }: { digest?: boolean } = {},
   ) {
     super();
+    this.hash = digest ? createHash('sha256') : undefined;
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
@@ -28,13 +34,17 @@ export class VerifyingStream extends Transform {
       done(sizeError(this.label, this.expected.size, this.seen, 'more than'));
       return;
     }
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     done(null, chunk);
   }
 
   override _flush(done: TransformCallback): void {
     if (this.seen !== this.expected.size) {
       done(sizeError(this.label, this.expected.size, this.seen, 'only'));
+      return;
+    }
+    if (!this.hash) {
+      done();
       return;
     }
     const actual = `sha256:${this.hash.digest('hex')}`;

@@ -183,6 +183,9 @@ export class RegistryClient {
 
   /** The error for an unexpected status, with the registry's own explanation when it sent one. */
   private failure(status: number, detail: string, what: string): AirlockError {
+    if (status === 400 && detail.startsWith('DIGEST_INVALID')) {
+      return new AirlockError('DIGEST_MISMATCH', `${what}: the registry found that the content does not match its digest (${detail})`);
+    }
     if (status === 401 || status === 403) return unauthorized(what, this.registry, `${status}${detail ? `: ${detail}` : ''}`);
     if (status === 404) return new AirlockError('NOT_FOUND', `${what}: not found on ${this.registry}${detail ? ` (${detail})` : ''}`);
     return new AirlockError('REGISTRY_ERROR', `${what}: registry ${this.registry} answered ${status}${detail ? `: ${detail}` : ''}`);

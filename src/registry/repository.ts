@@ -168,7 +168,9 @@ export class RegistryRepository implements Target, Mounter {
     await start.body?.cancel();
     let location = start.headers.get('location');
     if (!location) throw new AirlockError('REGISTRY_ERROR', `${what}: the registry started an upload without a Location`);
-    const verified = content.pipe(new VerifyingStream(desc, what));
+    // The registry verifies the digest when the upload completes (the spec requires it); here only the size is
+    // checked, so each byte is hashed once on this path.
+    const verified = content.pipe(new VerifyingStream(desc, what, { digest: false }));
     // A verification failure aborts the request body; report it rather than the aborted request.
     let streamError: unknown;
     content.on('error', (err) => verified.destroy(err));
