@@ -29,7 +29,9 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         const file = await mediaFile(media, path);
         const size = (await stat(file)).size;
         await imports.checkSpace(size);
-        const started = imports.start(`media:${path}`, size, createReadStream(file, { highWaterMark: 1024 * 1024 }));
+        const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
+        // closed when the import settles: it may stop reading early (bundle already in force, or bad bytes)
+        const started = imports.start(`media:${path}`, size, stream, () => stream.destroy());
         audit(ctx, res, 'import.started', { id: started.id, source: `media:${path}` });
         res.status(202).json({ id: started.id });
         return;
