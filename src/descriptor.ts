@@ -61,8 +61,3 @@ export function isDigest(value: string): boolean {
 export function digestHex(digest: string): string {
   return digest.slice('sha256:'.length);
 }
-
-/** A descriptor with only the fields that identify content (for logs and comparisons). */
-export function describe(desc: Descriptor): string {
-  return `${desc.digest} (${desc.mediaType}, ${desc.size} bytes)`;
-}

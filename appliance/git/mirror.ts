@@ -59,12 +59,4 @@ export class GitMirror {
     else await this.git(['-C', path, 'update-ref', '--no-deref', 'HEAD', commit], `git mirror ${name}`);
     await this.git(['-C', path, 'update-server-info'], `git mirror ${name}`);
   }
-
-  async head(name: string, ref: string): Promise<string | undefined> {
-    try {
-      return (await run('git', ['-C', this.repoPath(name), 'rev-parse', '--verify', '-q', ref])).stdout.trim();
-    } catch {
-      return undefined;
-    }
-  }
 }

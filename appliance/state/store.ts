@@ -248,10 +248,6 @@ export class StateStore {
   audit(actor: string, action: string, detail: unknown, now: Date): void {
     this.db.prepare('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)').run(now.toISOString(), actor, action, JSON.stringify(detail));
   }
-
-  auditLog(limit = 200): { at: string; actor: string; action: string; detail: unknown }[] {
-    return (this.db.prepare('SELECT at, actor, action, detail FROM audit ORDER BY id DESC LIMIT ?').all(limit) as { at: string; actor: string; action: string; detail: string }[]).map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }));
-  }
 }
 
 function toRecord(r: ImportRow): ImportRecord {

@@ -3,8 +3,6 @@
  * always give the same digest and an unchanged set costs nothing in a delta.
  */
 import { BLOCK, encodeHeader, paddingFor } from '../tar/header.js';
-import { Readable } from 'node:stream';
-import { TarReader } from '../tar/reader.js';
 
 export function buildManifestTar(files: { path: string; content: Buffer }[]): Buffer {
   const parts: Buffer[] = [];
@@ -13,15 +11,4 @@ export function buildManifestTar(files: { path: string; content: Buffer }[]): Bu
   }
   parts.push(Buffer.alloc(2 * BLOCK));
   return Buffer.concat(parts);
-}
-
-export async function readManifestTar(bytes: Buffer): Promise<{ path: string; content: Buffer }[]> {
-  const reader = new TarReader(Readable.from([bytes]));
-  const files: { path: string; content: Buffer }[] = [];
-  for (;;) {
-    const header = await reader.next();
-    if (!header) break;
-    files.push({ path: header.name, content: await reader.readBody(header, bytes.length) });
-  }
-  return files;
 }
