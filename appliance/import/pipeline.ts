@@ -57,6 +57,7 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
         // With --registry, each verified layer goes to the registry while the rest of the bundle arrives. The
         // signed root listed its digest before the first blob, so it is a genuine part of this bundle.
         onBlob: (desc) => {
+          ctx.failpoint('mid-receive'); // after the first layer is stored, with the rest still unread
           if (!load || !root) return;
           firstRepository ??= layerRepositories(root, seen);
           const repository = firstRepository.get(desc.digest);
