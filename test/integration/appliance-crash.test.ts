@@ -60,21 +60,31 @@ describe('uploads larger than socket buffers', () => {
   });
 });
 
-describe('kill -9 during an import', () => {
-  it.each(['after-receive', 'after-load-images', 'after-git-mirror'])('at %s: the previous bundle stays in force and a re-import succeeds', async (failpoint) => {
-    const crashing = await spawnAppliance(site, dataDir, { AIRLOCK_FAILPOINT: failpoint });
-    const before = await inForce(crashing);
-    const next = await nextBundle();
-    const started = await api<{ id: string }>(crashing.url, await crashing.token(), '/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: next.file }) });
-    expect(started.status).toBe(202);
-    await crashing.exited;
-    expect(crashing.child.signalCode).toBe('SIGKILL');
+/** Starts an appliance that SIGKILLs itself at `failpoint`, imports the next bundle into it, waits for the kill. */
+async function crashDuringImport(failpoint: string) {
+  const crashing = await spawnAppliance(site, dataDir, { AIRLOCK_FAILPOINT: failpoint });
+  const before = await inForce(crashing);
+  const next = await nextBundle();
+  const started = await api<{ id: string }>(crashing.url, await crashing.token(), '/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: next.file }) });
+  expect(started.status).toBe(202);
+  await crashing.exited;
+  expect(crashing.child.signalCode).toBe('SIGKILL');
+  return { before, next, id: started.body.id };
+}
 
+describe('kill -9 during an import', () => {
+  it.each([
+    ['mid-receive', { stage: 'receive' }],
+    ['after-receive', {}],
+    ['after-load-images', {}],
+    ['after-git-mirror', {}],
+  ])('at %s: the previous bundle stays in force and a re-import succeeds', async (failpoint, extra) => {
+    const { before, next, id } = await crashDuringImport(failpoint);
     const app = await spawnAppliance(site, dataDir);
     try {
       const token = await app.token();
-      const record = (await api<ImportRecordView>(app.url, token, `/api/v1/imports/${started.body.id}`)).body;
-      expect(record).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED' } });
+      const record = (await api<ImportRecordView>(app.url, token, `/api/v1/imports/${id}`)).body;
+      expect(record).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED' }, ...extra });
       expect(await inForce(app)).toEqual(before);
       expect((await importPath(app.url, token, next.file)).state).toBe('applied');
       expect(await inForce(app)).toMatchObject({ sequence: next.seq, head: next.commit });
@@ -84,37 +94,13 @@ describe('kill -9 during an import', () => {
   });
 
   it('after the record is written: the restart finishes publishing (Git refs move)', async () => {
-    const crashing = await spawnAppliance(site, dataDir, { AIRLOCK_FAILPOINT: 'after-record' });
-    const next = await nextBundle();
-    const started = await api<{ id: string }>(crashing.url, await crashing.token(), '/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: next.file }) });
-    await crashing.exited;
-    expect(crashing.child.signalCode).toBe('SIGKILL');
+    const { next, id } = await crashDuringImport('after-record');
     const app = await spawnAppliance(site, dataDir);
     try {
       const token = await app.token();
-      expect((await api<ImportRecordView>(app.url, token, `/api/v1/imports/${started.body.id}`)).body.state).toBe('applied');
+      expect((await api<ImportRecordView>(app.url, token, `/api/v1/imports/${id}`)).body.state).toBe('applied');
       expect(await inForce(app)).toMatchObject({ sequence: next.seq, head: next.commit, tags: next.seq % 2 === 0 ? ['2.0'] : ['1.0'] });
       expect(await importPath(app.url, token, next.file)).toMatchObject({ state: 'applied', idempotent: true });
-    } finally {
-      await app.stop();
-    }
-  });
-
-  it('in the middle of receiving the blobs', async () => {
-    const crashing = await spawnAppliance(site, dataDir, { AIRLOCK_FAILPOINT: 'mid-receive' });
-    const before = await inForce(crashing);
-    const next = await nextBundle();
-    const started = await api<{ id: string }>(crashing.url, await crashing.token(), '/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ path: next.file }) });
-    await crashing.exited;
-    expect(crashing.child.signalCode).toBe('SIGKILL');
-    const app = await spawnAppliance(site, dataDir);
-    try {
-      const t = await app.token();
-      const record = (await api<ImportRecordView>(app.url, t, `/api/v1/imports/${started.body.id}`)).body;
-      expect(record).toMatchObject({ state: 'failed', error: { code: 'INTERRUPTED' }, stage: 'receive' });
-      expect(await inForce(app)).toEqual(before);
-      expect((await importPath(app.url, t, next.file)).state).toBe('applied');
-      expect(await inForce(app)).toMatchObject({ sequence: next.seq, head: next.commit });
     } finally {
       await app.stop();
     }
