@@ -1,5 +1,6 @@
 /** What every part of the appliance is given: state, content, clock, logger, failpoints. No globals. */
 import type { OciLayoutStore } from '../src/oci-layout.js';
+import type { SecretKey } from '../keys/key-file.js';
 import type { TrustRoot } from '../keys/trust-root.js';
 import type { GitMirror } from './git/mirror.js';
 import type { ExternalRegistry } from './registry/external.js';
@@ -17,6 +18,8 @@ export interface ApplianceContext {
   cas: OciLayoutStore;
   mirror: GitMirror;
   trust: TrustRoot;
+  /** The appliance's own key: signs site receipts. */
+  siteKey: SecretKey;
   external?: ExternalRegistry;
   /** The channel this site follows; any channel when unset. */
   channel?: string;

@@ -21,6 +21,7 @@ import { ImportManager } from './import/manager.js';
 import { finishPublish } from './import/pipeline.js';
 import { ExternalRegistry } from './registry/external.js';
 import { registryHandler } from './registry/serve.js';
+import { loadOrCreateSiteKey } from './site-key.js';
 import { StateStore } from './state/store.js';
 
 export interface ApplianceOptions {
@@ -58,11 +59,13 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   await mkdir(join(dataDir, 'git'), { recursive: true });
   const state = new StateStore(join(dataDir, 'state.db'));
   const cas = await OciLayoutStore.open(join(dataDir, 'store'), { create: true });
+  const siteKey = await loadOrCreateSiteKey(dataDir, log);
   const ctx: ApplianceContext = {
     state,
     cas,
     mirror: new GitMirror(join(dataDir, 'git')),
     trust: opts.trust,
+    siteKey,
     ...(opts.registry ? { external: new ExternalRegistry(opts.registry, opts.credentials ? { credentials: opts.credentials } : {}) } : {}),
     ...(opts.channel ? { channel: opts.channel } : {}),
     now,

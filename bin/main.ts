@@ -70,7 +70,7 @@ export async function main(argv: string[], io: MainIo = { stdout: process.stdout
     });
     return code ?? 0;
   } catch (err) {
-    if (err instanceof UsageError) return usage(io, command, err.message);
+    if (err instanceof UsageError || isAirlockError(err, 'USAGE')) return usage(io, command, errorMessage(err));
     const code = isAirlockError(err) ? ` [${err.code}]` : '';
     io.stderr.write(`airlock ${command.path.join(' ')}: ${errorMessage(err)}${code}\n`);
     if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);

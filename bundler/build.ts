@@ -3,9 +3,11 @@
  * root, then stream every large blob from its source into the archive. Reads as the pipeline it is.
  */
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { jsonBlob, type BuiltBlob } from '../src/bundle/artifact.js';
 import { ANNOTATION_BUNDLE_NAME, BUNDLE_ARTIFACT_TYPE, STATEMENT_PAYLOAD_TYPE, type Statement } from '../src/bundle/format.js';
+import type { PartEntry, PartsIndex } from '../src/bundle/parts.js';
+import { indexPathFor } from '../src/bundle/parts-source.js';
 import { planBundle } from '../src/bundle/plan.js';
 import { writeBundle } from '../src/bundle/writer.js';
 import { ANNOTATION_CREATED, type Descriptor, MediaType } from '../src/descriptor.js';
@@ -18,11 +20,14 @@ import { formatReference, parseReference } from '../src/reference.js';
 import type { FetchFn } from '../src/registry/client.js';
 import type { CredentialLookup } from '../src/registry/credentials.js';
 import { formatBytes, parseDuration } from '../src/units.js';
+import { writeFileAtomic } from '../src/fs-atomic.js';
 import { serializeEnvelope, signEnvelope } from '../keys/dsse.js';
+import { signPartsIndex } from '../keys/parts.js';
 import type { SecretKey } from '../keys/key-file.js';
 import { type CollectedImage, type ImageRequest, SourceOpener, collectImage } from './collect-images.js';
 import { collectGit } from './collect-git.js';
 import { collectManifestSet } from './collect-manifests.js';
+import type { DeltaBase } from './base.js';
 import type { BundleSpec } from './spec.js';
 
 export type BuildEvent =
@@ -41,6 +46,10 @@ export interface BuildOptions {
   credentials?: CredentialLookup;
   fetch?: FetchFn;
   onEvent?: (e: BuildEvent) => void;
+  /** Build a delta: leave out what this base (an earlier bundle or a site receipt) holds. */
+  base?: DeltaBase;
+  /** Write split parts of this many bytes and a signed `OUT.parts.json` instead of one file. */
+  splitSize?: number;
   /** Free bytes at the output's file system; injectable for tests. */
   freeSpace?: (dir: string) => Promise<number>;
 }
@@ -52,6 +61,10 @@ export interface BuildResult {
   images: { name: string; digest: string }[];
   git: { name: string; commit: string }[];
   manifests: string[];
+  /** Delta bundles: the large blobs left out because the base holds them. */
+  leftOut: { blobs: number; bytes: number };
+  /** Split bundles: the parts index and the parts, in order. */
+  parts?: { index: string; parts: PartEntry[] };
 }
 
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
@@ -83,7 +96,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const gitResults: { name: string; commit: string }[] = [];
     for (const g of spec.git) {
       onEvent({ type: 'step', message: `snapshotting git ${g.name} (${g.url} at ${g.ref})` });
-      const snap = await collectGit(g, spec.baseDir, scratch);
+      const snap = await collectGit(g, spec.baseDir, scratch, opts.base?.commits.get(g.name) ?? []);
       addMeta(snap.metadata);
       documents.push(...snap.documents);
       rootEntries.push(snap.desc);
@@ -122,14 +135,19 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       created: now.toISOString(),
       ...(expiresMs !== undefined ? { expires: new Date(now.getTime() + expiresMs).toISOString() } : {}),
       root: root.desc,
+      ...(opts.base?.base ? { base: opts.base.base } : {}),
+      ...(opts.base?.baseSite ? { baseSite: opts.base.baseSite } : {}),
     };
     const signature = serializeEnvelope(signEnvelope(STATEMENT_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), keys));
 
     const sourceOf = blobSources(images, metadata);
     const free = await (opts.freeSpace ?? freeBytes)(dirname(out));
     onEvent({ type: 'step', message: `writing ${out}` });
+    const base = opts.base;
     const written = await writeBundle({
       out,
+      ...(opts.splitSize ? { splitSize: opts.splitSize } : {}),
+      ...(base ? { leaveOut: (d: Descriptor) => base.blobs.has(d.digest) } : {}),
       root: root.desc,
       metadata: (d) => metadata.get(d),
       signature,
@@ -153,9 +171,18 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       },
       onBytes: (n) => onEvent({ type: 'bytes', n }),
     });
+    let parts: BuildResult['parts'];
+    if (written.parts) {
+      const index = indexPathFor(out);
+      const partsIndex: PartsIndex = { type: 'airlock-parts', bundle: basename(out), root: root.desc.digest, size: written.size, parts: written.parts };
+      await writeFileAtomic(index, signPartsIndex(partsIndex, keys));
+      parts = { index, parts: written.parts };
+    }
     return {
-      path: written.path,
+      path: parts ? parts.index : written.path,
       size: written.size,
+      leftOut: { blobs: written.leftOut.length, bytes: written.leftOut.reduce((n, d) => n + d.size, 0) },
+      ...(parts ? { parts } : {}),
       statement,
       images: images.map((i) => ({ name: i.name, digest: i.desc.digest })),
       git: gitResults,

@@ -1,9 +1,8 @@
-/** `bundle verify` and `bundle inspect` over a bundle file: one forward pass, never extracted. */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
+/** `bundle verify` and `bundle inspect` over a bundle file or its split parts: one forward pass, never extracted. */
 import { readBundle } from '../src/bundle/reader.js';
 import { type BundleSummary, summarize } from '../src/bundle/summary.js';
-import { AirlockError } from '../src/errors.js';
+import { openBundleSource } from '../src/bundle/parts-source.js';
+import { unverifiedPartsIndex, verifyPartsIndex } from '../keys/parts.js';
 import { statementVerifier, unverifiedStatement } from '../keys/statement-verifier.js';
 import type { TrustRoot } from '../keys/trust-root.js';
 
@@ -19,18 +18,36 @@ export interface VerifyReport extends BundleSummary {
   archiveBytes: number;
   /** Names the trust root gives the signing keys, by key id. */
   signerNames: Record<string, string>;
+  /** The parts checked, in order, when the bundle came in split parts. */
+  parts?: string[];
 }
 
+/**
+ * Verifies a bundle file, or split parts (a parts directory or `NAME.parts.json`): the parts index's signature,
+ * every part's presence and size, then one streaming pass over the joined parts that checks each part's sha256
+ * and the bundle itself. A failure names the bad or missing part.
+ */
 export async function verifyBundleFile({ path, trust, now = new Date(), onProgress }: VerifyOptions): Promise<VerifyReport> {
-  const total = await fileSize(path);
-  const contents = await readBundle({
-    source: createReadStream(path, { highWaterMark: 1024 * 1024 }),
-    verifyStatement: statementVerifier({ trust, now }),
-    ...(onProgress ? { onBytes: (p: number) => onProgress(p, total) } : {}),
-  });
-  const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
-  const signerNames = Object.fromEntries(contents.signers.map((id) => [id, trust.keys[id]?.name ?? '']).filter(([, name]) => name));
-  return { ...summary, verified: true, archiveBytes: contents.bytesRead, signerNames };
+  const opened = await openBundleSource(path, { readIndex: (text, label) => verifyPartsIndex(text, trust, label) });
+  const check = statementVerifier({ trust, now });
+  try {
+    const contents = await readBundle({
+      source: opened.source,
+      verifyStatement: (text) => {
+        const verified = check(text);
+        opened.checkRoot(verified.statement.root.digest);
+        return verified;
+      },
+      ...(onProgress ? { onBytes: (p: number) => onProgress(p, opened.size) } : {}),
+    });
+    const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
+    const signerNames = Object.fromEntries(contents.signers.map((id) => [id, trust.keys[id]?.name ?? '']).filter(([, name]) => name));
+    return { ...summary, verified: true, archiveBytes: contents.bytesRead, signerNames, ...(opened.parts ? { parts: opened.parts.parts.map((p) => p.name) } : {}) };
+  } catch (err) {
+    throw await opened.explain(err);
+  } finally {
+    opened.close();
+  }
 }
 
 export interface InspectReport extends BundleSummary {
@@ -40,24 +57,12 @@ export interface InspectReport extends BundleSummary {
 
 /** Reads the signed metadata at the head of the archive; signatures are listed, not checked (use verify). */
 export async function inspectBundleFile(path: string): Promise<InspectReport> {
-  const total = await fileSize(path);
-  const stream = createReadStream(path, { highWaterMark: 256 * 1024 });
+  const opened = await openBundleSource(path, { readIndex: unverifiedPartsIndex, highWaterMark: 256 * 1024 });
   try {
-    const contents = await readBundle({ source: stream, verifyStatement: unverifiedStatement, metadataOnly: true });
+    const contents = await readBundle({ source: opened.source, verifyStatement: unverifiedStatement, metadataOnly: true });
     const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
-    return { ...summary, verified: false, archiveBytes: total };
+    return { ...summary, verified: false, archiveBytes: opened.size };
   } finally {
-    stream.destroy();
-  }
-}
-
-async function fileSize(path: string): Promise<number> {
-  try {
-    const info = await stat(path);
-    if (!info.isFile()) throw new AirlockError('NOT_FOUND', `${path} is not a file`);
-    return info.size;
-  } catch (err) {
-    if (err instanceof AirlockError) throw err;
-    throw new AirlockError('NOT_FOUND', `cannot read ${path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    opened.close();
   }
 }

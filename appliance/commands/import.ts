@@ -1,8 +1,9 @@
-import { createReadStream } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
-import { type Command, UsageError, stringOpt, writeJson } from '../../src/command.js';
+import { openBundleSource } from '../../src/bundle/parts-source.js';
+import { type Command, UsageError, writeJson } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
+import { unverifiedPartsIndex } from '../../keys/parts.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, applianceClient } from './client.js';
 
 interface ImportView {
   id: string;
@@ -17,50 +18,53 @@ interface ImportView {
 
 export const applianceImport: Command = {
   path: ['appliance', 'import'],
-  summary: 'upload a bundle to a running appliance',
-  help: `Usage: airlock appliance import FILE --server URL --token-file F [--wait] [--json]
+  summary: 'upload a bundle (file or split parts) to a running appliance',
+  help: `Usage: airlock appliance import FILE|PARTS_DIR|NAME.parts.json --server URL --token-file F [--wait] [--json]
 
 Streams the bundle to the appliance (POST /api/v1/imports) and prints the import id. With --wait, follows
 the import to its end and exits 0 only if it ends applied (1 if it failed, with the reason).
 
+Split parts are joined as they are sent, never copied: every part must be present with the size its index
+lists before the upload starts, and each part's sha256 is checked as it passes; a bad part stops the upload
+and is named. The appliance verifies the joined bundle as always.
+
 Options:
-  --server URL       the appliance, e.g. http://127.0.0.1:8080
-  --token-file F     a file holding an API token with the operator or admin role (e.g. DATA/admin-token)
+${CLIENT_HELP}
   --wait             wait for the import to finish
   --json             print the import record as JSON`,
-  options: { server: { type: 'string' }, 'token-file': { type: 'string' }, wait: { type: 'boolean' } },
-  positionals: [{ name: 'FILE', required: true }],
+  options: { ...CLIENT_OPTIONS, wait: { type: 'boolean' } },
+  positionals: [{ name: 'FILE|PARTS_DIR', required: true }],
   async run(values, positionals, ctx) {
     const file: string = positionals[0] ?? '';
     if (!file) throw new UsageError('the bundle FILE is required');
-    const server = (stringOpt(values, 'server', true)).replace(/\/+$/, '');
-    const tokenFile = stringOpt(values, 'token-file', true);
-    const token = (await readFile(tokenFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new AirlockError('USAGE', `cannot read token file ${tokenFile}: ${err.code ?? err.message}`);
-    })).trim();
-    const info = await stat(file).catch(() => {
-      throw new AirlockError('NOT_FOUND', `cannot read ${file}`);
-    });
-    if (info.isDirectory()) throw new UsageError(`${file} is a directory: split parts are not supported by this version yet`);
-    const headers = { authorization: `Bearer ${token}` };
+    const client = await applianceClient(values);
+    const opened = await openBundleSource(file, { readIndex: unverifiedPartsIndex });
     const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'uploading' });
-    progress.setTotal(info.size);
+    progress.setTotal(opened.size);
+    let bodyError: unknown;
     async function* body(): AsyncGenerator<Buffer> {
-      for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) {
-        progress.add((chunk as Buffer).length);
-        yield chunk as Buffer;
+      try {
+        for await (const chunk of opened.source) {
+          progress.add(chunk.length);
+          yield chunk;
+        }
+      } catch (err) {
+        bodyError = err;
+        throw err;
       }
     }
     let res: Response;
     try {
-      res = await fetch(`${server}/api/v1/imports`, {
+      res = await client.request('/api/v1/imports', {
         method: 'POST',
-        headers: { ...headers, 'content-type': 'application/octet-stream', 'content-length': String(info.size) },
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(opened.size) },
         body: body() as unknown as BodyInit,
         duplex: 'half',
       } as RequestInit);
     } catch (err) {
-      throw new AirlockError('APPLIANCE_UNREACHABLE', `cannot reach the appliance at ${server} (${(err as { cause?: { code?: string } }).cause?.code ?? (err as Error).message})`);
+      throw bodyError ?? err;
+    } finally {
+      opened.close();
     }
     progress.done();
     const answer = (await res.json().catch(() => ({}))) as { id?: string; error?: { code: string; message: string } };
@@ -74,8 +78,7 @@ Options:
     }
     let record: ImportView;
     for (;;) {
-      const r = await fetch(`${server}/api/v1/imports/${answer.id}`, { headers });
-      record = (await r.json()) as ImportView;
+      record = JSON.parse(await client.getText(`/api/v1/imports/${answer.id}`)) as ImportView;
       if (record.state !== 'running') break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }

@@ -1,5 +1,6 @@
 import type { Command } from '../../src/command.js';
 import { applianceImport } from './import.js';
+import { applianceReceipt } from './receipt.js';
 import { applianceServe } from './serve.js';
 
-export const applianceCommands: Command[] = [applianceServe, applianceImport];
+export const applianceCommands: Command[] = [applianceServe, applianceImport, applianceReceipt];

@@ -4,7 +4,7 @@
  * snapshot's commit. History accumulates across bundles. Uses the system's `git`.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError } from '../../src/errors.js';
@@ -48,6 +48,38 @@ export class GitMirror {
     const path = await this.ensureRepo(name);
     await this.git(['-C', path, 'bundle', 'verify', '-q', bundleFile], `git snapshot ${name}: the repository lacks the bundle's prerequisite commits`);
     await this.git(['-C', path, 'fetch', '-q', '--no-tags', bundleFile, `+HEAD:refs/airlock/staged/${commit}`], `git snapshot ${name}`);
+  }
+
+  /** Of `commits`, those the mirror `name` does not hold (all of them when there is no such mirror yet). */
+  async missingCommits(name: string, commits: string[]): Promise<string[]> {
+    if (!commits.length) return [];
+    const path = this.repoPath(name);
+    if (!(await stat(join(path, 'objects')).then(() => true, () => false))) return [...commits];
+    const out = await this.batchCheck(path, commits);
+    return commits.filter((c, i) => !/^[a-f0-9]{40} commit /.test(out[i] ?? ''));
+  }
+
+  /** Every commit reachable from each mirror's published branches and tags, sorted, per mirror. */
+  async heldCommits(): Promise<{ name: string; commits: string[] }[]> {
+    const names = (await readdir(this.root).catch(() => [] as string[])).filter((n) => n.endsWith('.git')).map((n) => n.slice(0, -4)).sort();
+    const out: { name: string; commits: string[] }[] = [];
+    for (const name of names) {
+      const path = this.repoPath(name);
+      const refs = await this.git(['-C', path, 'for-each-ref', '--format=%(objectname)', 'refs/heads', 'refs/tags'], `git mirror ${name}`);
+      const commits = refs.trim() ? (await this.git(['-C', path, 'rev-list', '--branches', '--tags'], `git mirror ${name}`)).split('\n').filter(Boolean).sort() : [];
+      out.push({ name, commits });
+    }
+    return out;
+  }
+
+  private batchCheck(path: string, objects: string[]): Promise<string[]> {
+    return new Promise((resolve, reject) => {
+      const child = execFile('git', ['-C', path, 'cat-file', '--batch-check'], { maxBuffer: 16 * 1024 * 1024 }, (err, stdout) => {
+        if (err) reject(new AirlockError('GIT_ERROR', `checking commits in ${path}: ${err.message}`, { cause: err }));
+        else resolve(stdout.split('\n'));
+      });
+      child.stdin?.end(`${objects.join('\n')}\n`);
+    });
   }
 
   /** Points `ref` (and HEAD) at `commit`, which must have been staged. Idempotent. */

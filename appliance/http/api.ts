@@ -1,10 +1,14 @@
 /** The JSON API of CLI.md: imports, status, bundle history. Every route needs a token. */
-import { createReadStream } from 'node:fs';
-import { realpath, stat } from 'node:fs/promises';
+import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import express, { type Request, type Response, Router } from 'express';
+import { openBundleSource } from '../../src/bundle/parts-source.js';
 import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
+import { verifyPartsIndex } from '../../keys/parts.js';
+import { publicPart } from '../../keys/key-file.js';
 import type { ApplianceContext } from '../context.js';
+import { siteReceipt } from '../receipt.js';
+import { channelStatus } from '../status.js';
 import { ImportBusy, type ImportManager } from '../import/manager.js';
 import type { ImportRecord } from '../state/store.js';
 import { requireRole } from './auth.js';
@@ -27,18 +31,24 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         const path = (req.body as { path?: unknown })?.path;
         if (typeof path !== 'string' || !path) throw new AirlockError('USAGE', 'the body must be {"path": "FILE"} naming a file under --media, or the bundle bytes as application/octet-stream');
         const file = await mediaFile(media, path);
-        const size = (await stat(file)).size;
-        await imports.checkSpace(size);
-        const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
+        // A bundle file, or split parts (a directory or NAME.parts.json) whose signed index is checked here and
+        // whose parts must all be present with their sizes before the import starts.
+        const opened = await openBundleSource(file, { readIndex: (text, label) => verifyPartsIndex(text, ctx.trust, relative(media ?? '', label)) });
+        try {
+          await imports.checkSpace(opened.size);
+        } catch (err) {
+          opened.close();
+          throw err;
+        }
         // closed when the import settles: it may stop reading early (bundle already in force, or bad bytes)
-        const started = imports.start(`media:${path}`, size, stream, () => stream.destroy());
+        const started = imports.start(`media:${path}`, opened.size, opened, () => opened.close());
         audit(ctx, res, 'import.started', { id: started.id, source: `media:${path}` });
         res.status(202).json({ id: started.id });
         return;
       }
       const declared = req.headers['content-length'] ? Number(req.headers['content-length']) : null;
       await imports.checkSpace(declared);
-      const started = imports.start('upload', declared, uploadSource(req, declared), () => {
+      const started = imports.start('upload', declared, { source: uploadSource(req, declared) }, () => {
         if (!req.complete) req.resume(); // drain what the pipeline did not need (an idempotent re-import stops early)
       });
       audit(ctx, res, 'import.started', { id: started.id, source: 'upload' });
@@ -68,21 +78,24 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
 
   router.get('/status', viewer, (_req, res) => {
     res.json({
-      channels: ctx.state.status().map((c) => ({
-        channel: c.channel,
-        name: c.name,
-        sequence: c.sequence,
-        rootDigest: c.rootDigest,
-        appliedAt: c.appliedAt,
-        images: c.summary.images.length,
-        git: c.summary.git.map((g) => ({ name: g.name, ref: g.ref, commit: g.commit })),
-        sync: 'Unknown',
-        health: 'Unknown',
-      })),
+      channels: channelStatus(ctx),
       importRunning: imports.current ?? null,
       reconcile: { enabled: false, reason: 'reconciling the cluster is not available in this version' },
       trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
     });
+  });
+
+  router.get('/receipt', viewer, async (_req, res) => {
+    try {
+      const text = await siteReceipt(ctx);
+      res.type('application/json').set('content-disposition', 'attachment; filename="receipt.json"').send(text);
+    } catch (err) {
+      sendError(res, err);
+    }
+  });
+
+  router.get('/receipt/key', viewer, (_req, res) => {
+    res.type('application/json').set('content-disposition', 'attachment; filename="appliance.pub"').send(`${JSON.stringify(publicPart(ctx.siteKey), null, 2)}\n`);
   });
 
   router.get('/bundles', viewer, (_req, res) => {
@@ -155,7 +168,7 @@ async function* uploadSource(req: Request, declared: number | null): AsyncGenera
   }
 }
 
-const STATUS: Record<string, number> = { USAGE: 400, PATH_REFUSED: 400, NOT_FOUND: 404, INSUFFICIENT_STORAGE: 507 };
+const STATUS: Record<string, number> = { USAGE: 400, PATH_REFUSED: 400, NOT_FOUND: 404, INSUFFICIENT_STORAGE: 507, PART_MISSING: 422, PART_INVALID: 422 };
 
 export function sendError(res: Response, err: unknown): void {
   if (res.headersSent) return;

@@ -7,7 +7,7 @@ import { statfs } from 'node:fs/promises';
 import { AirlockError } from '../../src/errors.js';
 import { formatBytes } from '../../src/units.js';
 import type { ApplianceContext } from '../context.js';
-import { type ImportOutcome, runImport } from './pipeline.js';
+import { type ImportOutcome, type ImportSource, runImport } from './pipeline.js';
 
 export class ImportBusy extends Error {
   constructor(readonly runningId: string) {
@@ -44,7 +44,7 @@ export class ImportManager {
    * Starts an import from `source`. Throws ImportBusy while another runs. `onSettled` runs after the pipeline
    * (for uploads: to drain what the pipeline did not read).
    */
-  start(sourceLabel: string, totalBytes: number | null, source: AsyncIterable<Buffer | Uint8Array>, onSettled?: () => void): { id: string; done: Promise<ImportOutcome> } {
+  start(sourceLabel: string, totalBytes: number | null, source: ImportSource, onSettled?: () => void): { id: string; done: Promise<ImportOutcome> } {
     if (this.running) throw new ImportBusy(this.running.id);
     const id = `imp-${this.ctx.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
     this.ctx.state.createImport(id, sourceLabel, totalBytes, this.ctx.now());

@@ -10,10 +10,11 @@ import { readBundle } from '../../src/bundle/reader.js';
 import { summarize } from '../../src/bundle/summary.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { OciIndex } from '../../src/oci-layout.js';
-import { errorMessage, isAirlockError } from '../../src/errors.js';
+import type { Statement } from '../../src/bundle/format.js';
+import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
 import type { ApplianceContext } from '../context.js';
-import { gitSnapshotsIn, imagesIn, visibility } from './contents.js';
+import { type GitSnapshot, gitSnapshotsIn, imagesIn, visibility } from './contents.js';
 
 export interface ImportOutcome {
   state: 'applied' | 'failed';
@@ -23,7 +24,15 @@ export interface ImportOutcome {
 /** Signals that the statement names the bundle already in force: nothing more to read. */
 class AlreadyInForce extends Error {}
 
-export async function runImport(ctx: ApplianceContext, id: string, source: AsyncIterable<Buffer | Uint8Array>): Promise<ImportOutcome> {
+/** Where an import's bytes come from; split parts add a root check and name bad parts after a failure. */
+export interface ImportSource {
+  source: AsyncIterable<Buffer | Uint8Array>;
+  checkRoot?: (rootDigest: string) => void;
+  explain?: (err: unknown) => Promise<unknown>;
+}
+
+export async function runImport(ctx: ApplianceContext, id: string, input: ImportSource): Promise<ImportOutcome> {
+  const { source } = input;
   const { state, cas, now } = ctx;
   let lastProgress = 0;
   const load = ctx.external?.session(cas);
@@ -46,7 +55,9 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
             ...(lastAccepted ? { lastAccepted } : {}),
           })(text);
           state.setStatement(id, verified.statement, verified.signers);
+          input.checkRoot?.(verified.statement.root.digest);
           if (verified.sameAsAccepted) throw new AlreadyInForce();
+          checkDeltaBase(ctx, verified.statement);
           root = verified.statement.root;
           return verified;
         },
@@ -83,6 +94,7 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
     state.setProgress(id, contents.bytesRead);
     ctx.failpoint('after-receive');
     const metadata = (d: string) => contents.metadata.get(d);
+    await checkPrerequisites(ctx, gitSnapshotsIn(contents.rootIndex, metadata));
 
     state.setStage(id, 'load-images', now());
     const images = imagesIn(contents.rootIndex);
@@ -106,7 +118,8 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
     await finishPublish(ctx);
     state.markApplied(id, now());
     return { state: 'applied', idempotent: false };
-  } catch (err) {
+  } catch (caught) {
+    const err = input.explain ? await input.explain(caught) : caught;
     await load?.abandon();
     const code = isAirlockError(err) ? err.code : 'INTERNAL';
     state.failImport(id, code, errorMessage(err), now());
@@ -114,6 +127,33 @@ export async function runImport(ctx: ApplianceContext, id: string, source: Async
     ctx.log.warn('import failed', { id, code, message: errorMessage(err) });
     return { state: 'failed', idempotent: false };
   }
+}
+
+/**
+ * A delta names its base: the bundle it was built against must be one this appliance has applied on the channel,
+ * and a delta built from a site receipt must be from this appliance's receipt. Checked before any blob is read.
+ */
+function checkDeltaBase(ctx: ApplianceContext, statement: Statement): void {
+  if (statement.baseSite && statement.baseSite !== ctx.siteKey.keyid) {
+    throw new AirlockError('BASE_MISMATCH', `this delta was built from the receipt of appliance ${statement.baseSite.slice(0, 12)}; this is appliance ${ctx.siteKey.keyid.slice(0, 12)}`);
+  }
+  if (statement.base && !ctx.state.heldBundle(statement.channel, statement.base)) {
+    const inForce = ctx.state.lastAccepted(statement.channel)?.rootDigest;
+    throw new AirlockError(
+      'BASE_MISMATCH',
+      `this delta was built against bundle ${statement.base}, which this appliance has never applied on channel ${statement.channel} (${inForce ? `in force: ${inForce}` : 'nothing applied there yet'}); bring a full bundle or a delta against this site's receipt`,
+    );
+  }
+}
+
+/** Every prerequisite commit of the delta's git bundles is held by the mirror, or one error listing what is missing. */
+async function checkPrerequisites(ctx: ApplianceContext, snapshots: GitSnapshot[]): Promise<void> {
+  const missing: string[] = [];
+  for (const snap of snapshots) {
+    const lacking = await ctx.mirror.missingCommits(snap.config.name, snap.config.prerequisites ?? []);
+    if (lacking.length) missing.push(`git ${snap.config.name}: ${lacking.join(', ')}`);
+  }
+  if (missing.length) throw new AirlockError('BASE_MISSING', `this delta bundle needs commits that are not held here: ${missing.join('; ')}`);
 }
 
 /** Moves Git refs and external registry tags to the bundles in force. Idempotent; run after every publish and at start. */

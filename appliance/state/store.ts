@@ -219,6 +219,16 @@ export class StateStore {
     return row ? { digest: row.digest, mediaType: row.media_type, size: row.size } : undefined;
   }
 
+  /** Every published blob digest, sorted (the site receipt lists them). */
+  publishedBlobs(): string[] {
+    return (this.db.prepare('SELECT digest FROM blobs ORDER BY digest').all() as { digest: string }[]).map((r) => r.digest);
+  }
+
+  /** Whether a bundle with this root was ever applied on the channel (the base a delta may name). */
+  heldBundle(channel: string, rootDigest: string): boolean {
+    return this.db.prepare('SELECT 1 FROM bundles WHERE channel = ? AND root_digest = ?').get(channel, rootDigest) !== undefined;
+  }
+
   isPublished(digest: string): boolean {
     return this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?').get(digest) !== undefined;
   }

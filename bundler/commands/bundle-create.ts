@@ -1,15 +1,17 @@
-import { type Command, UsageError, intOpt, listOpt, stringOpt, writeJson } from '../../src/command.js';
+import { type Command, type CommandContext, UsageError, intOpt, listOpt, stringOpt, writeJson } from '../../src/command.js';
 import { createProgress } from '../../src/progress.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
-import { formatBytes } from '../../src/units.js';
-import { readSecretKey } from '../../keys/key-file.js';
+import { formatBytes, parseSize } from '../../src/units.js';
+import { readPublicKey, readSecretKey } from '../../keys/key-file.js';
 import { loadSpec } from '../spec.js';
 
 export const bundleCreate: Command = {
   path: ['bundle', 'create'],
   summary: 'build a signed bundle from a spec file',
   help: `Usage: airlock bundle create -f airlock.yaml --key K.key [--key …] -o OUT.airlock
-                            [--sequence N] [--expires 30d] [--json]
+                            [--sequence N] [--expires 30d]
+                            [--base PREVIOUS.airlock|RECEIPT.json [--appliance-key SITE.pub]]
+                            [--split-size 4GiB] [--json]
 
 Collects the spec's manifests, Git snapshots and images, signs a statement over the bundle's root
 with every --key, and streams each layer from its registry straight into the archive (nothing is
@@ -22,8 +24,17 @@ Options:
   -o, --out FILE       the bundle to write
   --sequence N         the statement's sequence (default: the current time in seconds)
   --expires DURATION   the statement's lifetime, e.g. 30d (default: the spec's expires, else none)
-  --base FILE          build a delta against an earlier bundle or site receipt (not yet available)
-  --split-size SIZE    split the output into parts for removable media (not yet available)
+  --base FILE          build a delta: leave out every layer and Git object the base holds. FILE is an
+                       earlier bundle of this channel (file, parts directory or parts index) or a
+                       site receipt (airlock appliance receipt). Layers are compared one by one, so
+                       a new image that shares layers with an old one carries only its new layers;
+                       Git snapshots carry only commits the base lacks (a git bundle whose
+                       prerequisites are the base's commits). The statement names the base.
+  --appliance-key FILE the appliance's public key (DATA/appliance.pub) that must have signed a
+                       receipt given as --base (repeatable, e.g. one per site)
+  --split-size SIZE    write parts of SIZE bytes (e.g. 4GiB, 700MiB) for removable media:
+                       OUT.000, OUT.001, … and OUT.parts.json, the signed list of each part's size
+                       and sha256; verify and import take the directory or OUT.parts.json
   --json               print the result as JSON`,
   options: {
     file: { type: 'string', short: 'f' },
@@ -32,6 +43,7 @@ Options:
     sequence: { type: 'string' },
     expires: { type: 'string' },
     base: { type: 'string' },
+    'appliance-key': { type: 'string', multiple: true },
     'split-size': { type: 'string' },
   },
   async run(values, _positionals, ctx) {
@@ -39,14 +51,23 @@ Options:
     const out = stringOpt(values, 'out', true);
     const keyPaths = listOpt(values, 'key');
     if (!keyPaths.length) throw new UsageError('at least one --key is required to sign the bundle');
-    for (const flag of ['base', 'split-size']) {
-      if (values[flag] !== undefined) throw new UsageError(`--${flag} is not available in this version of airlock yet`);
+    const splitText = stringOpt(values, 'split-size');
+    const splitSize = splitText === undefined ? undefined : parseSize(splitText);
+    if (splitText !== undefined && (splitSize === undefined || splitSize < 1024)) {
+      throw new UsageError(`--split-size "${splitText}" is not a size of at least 1KiB, like 4GiB or 700MiB`);
     }
+    const basePath = stringOpt(values, 'base');
+    const applianceKeyPaths = listOpt(values, 'appliance-key');
+    if (applianceKeyPaths.length && !basePath) throw new UsageError('--appliance-key verifies a receipt given as --base; there is no --base');
     const sequence = intOpt(values, 'sequence');
     const expires = stringOpt(values, 'expires');
     const spec = await loadSpec(specPath);
     const keys = await Promise.all(keyPaths.map(readSecretKey));
     const credentials = await loadDockerCredentials();
+    const base = basePath
+      ? await (await import('../base.js')).loadBase({ path: basePath, channel: spec.channel, applianceKeys: await Promise.all(applianceKeyPaths.map(readPublicKey)) })
+      : undefined;
+    if (base) progressNote(ctx, `delta against ${base.description}: ${base.blobs.size} blob(s) held there are left out`);
     const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'writing' });
     // Loaded on use: the build path pulls in isomorphic-git, which other commands do not need.
     const { buildBundle } = await import('../build.js');
@@ -58,6 +79,8 @@ Options:
       ...(expires !== undefined ? { expires } : {}),
       now: ctx.now(),
       credentials,
+      ...(base ? { base } : {}),
+      ...(splitSize ? { splitSize } : {}),
       onEvent: (e) => {
         if (e.type === 'step') progress.message(e.message);
         else if (e.type === 'plan') progress.setTotal(e.totalBytes);
@@ -66,12 +89,18 @@ Options:
     });
     progress.done();
     if (ctx.json) {
-      writeJson(ctx, { path: result.path, size: result.size, statement: result.statement, images: result.images, git: result.git, manifests: result.manifests });
+      writeJson(ctx, { path: result.path, size: result.size, statement: result.statement, images: result.images, git: result.git, manifests: result.manifests, leftOut: result.leftOut, ...(result.parts ? { parts: result.parts } : {}) });
     } else {
       ctx.stdout.write(
         `wrote ${result.path} (${formatBytes(result.size)}): ${result.images.length} image(s), ${result.git.length} git snapshot(s), ` +
           `${result.manifests.length} manifest set(s); channel ${result.statement.channel}, sequence ${result.statement.sequence}, root ${result.statement.root.digest}\n`,
       );
+      if (base) ctx.stdout.write(`delta: left out ${result.leftOut.blobs} blob(s), ${formatBytes(result.leftOut.bytes)}, that the base holds\n`);
+      if (result.parts) ctx.stdout.write(`split into ${result.parts.parts.length} part(s): ${result.parts.parts.map((p) => `${p.name} (${formatBytes(p.size)})`).join(', ')}\n`);
     }
   },
 };
+
+function progressNote(ctx: CommandContext, line: string): void {
+  if (!ctx.json) ctx.stderr.write(`${line}\n`);
+}

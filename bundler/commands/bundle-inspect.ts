@@ -5,7 +5,7 @@ import { inspectBundleFile } from '../verify.js';
 export const bundleInspect: Command = {
   path: ['bundle', 'inspect'],
   summary: "show what a bundle holds (without checking signatures; use verify for that)",
-  help: `Usage: airlock bundle inspect FILE [--json]
+  help: `Usage: airlock bundle inspect FILE|PARTS_DIR|NAME.parts.json [--json]
 
 Reads only the head of the bundle (statement, root, manifests and configs) and prints its name,
 channel, sequence, created and expiry times, the key ids that claim to have signed it, its images

@@ -39,8 +39,13 @@ export interface Statement {
   created: string;
   expires?: string;
   root: Descriptor;
-  /** Root digest of the bundle (or receipt) this delta was built against. */
+  /**
+   * Delta bundles: root digest of the bundle this delta was built against (from a site receipt: the root the
+   * receipt says is in force on this channel, when there is one).
+   */
   base?: string;
+  /** Delta bundles built from a site receipt: key id of the appliance that signed it. */
+  baseSite?: string;
 }
 
 export interface GitSnapshotConfig {

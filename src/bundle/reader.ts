@@ -135,7 +135,8 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
   if (!opts.metadataOnly) {
     const absent = [...expectedBlobs.values()].filter((d) => !received.has(d.digest));
     if (absent.length) {
-      if (!verified.statement.base) {
+      const base = verified.statement.base ?? (verified.statement.baseSite ? `the receipt of appliance ${verified.statement.baseSite.slice(0, 12)}` : undefined);
+      if (!base) {
         throw new AirlockError('BUNDLE_TRUNCATED', `the archive lacks ${absent.length} blob(s) its signed root lists, first ${absent[0]?.digest}`);
       }
       const notHeld: Descriptor[] = [];
@@ -143,7 +144,7 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
       if (notHeld.length) {
         throw new AirlockError(
           'BASE_MISSING',
-          `this delta bundle needs ${notHeld.length} blob(s) from its base ${verified.statement.base} that are not held here: ${notHeld.map((d) => d.digest).join(', ')}`,
+          `this delta bundle needs ${notHeld.length} blob(s) from its base ${base} that are not held here: ${notHeld.map((d) => d.digest).join(', ')}`,
         );
       }
       leftOut.push(...absent);

@@ -1,23 +1,23 @@
 /**
  * The bundle writer. Metadata (already fetched and signed over) goes first; then each large blob streams from
- * its source straight into the archive, its digest checked on the way. The output is written under a temporary
- * name and renamed only when complete, so a failed build leaves nothing at the destination.
+ * its source straight into the archive, its digest checked on the way, to one file or to split parts
+ * (archive-output.ts: written under temporary names, moved into place only when complete).
  */
-import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../descriptor.js';
 import { VerifyingStream } from '../digest.js';
 import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
 import { BLOCK, encodeHeader, paddingFor } from '../tar/header.js';
+import { fileOutput, splitOutput } from './archive-output.js';
 import { ENTRY_INDEX, ENTRY_LAYOUT, ENTRY_SIGNATURE, blobEntryName, layoutIndexFor } from './format.js';
+import type { PartEntry } from './parts.js';
 import { planBundle } from './plan.js';
 
 export interface WriteBundleOptions {
   /** Final path; the archive appears there only when complete. */
   out: string;
+  /** Split the archive into parts of this many bytes next to `out` (`NAME.000`, …) instead of one file. */
+  splitSize?: number;
   root: Descriptor;
   /** Every manifest, index and config below the root, by digest. */
   metadata: (digest: string) => Buffer | undefined;
@@ -39,6 +39,8 @@ export interface WrittenBundle {
   size: number;
   blobs: Descriptor[];
   leftOut: Descriptor[];
+  /** With `splitSize`: the parts written, in order. */
+  parts?: PartEntry[];
 }
 
 export async function writeBundle(opts: WriteBundleOptions): Promise<WrittenBundle> {
@@ -62,69 +64,35 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WrittenBund
     2 * BLOCK;
   opts.onPlan?.(total, carried);
 
-  const tmp = join(dirname(out), `.${basename(out)}.tmp-${randomBytes(4).toString('hex')}`);
-  const file = createWriteStream(tmp, { highWaterMark: 4 * 1024 * 1024 });
-  const sink = new Sink(file, opts.onBytes);
+  const output = opts.splitSize ? splitOutput(out, opts.splitSize, total) : fileOutput(out);
+  const write = async (chunk: Buffer) => {
+    opts.onBytes?.(chunk.length);
+    await output.write(chunk);
+  };
+  const pad = async (size: number) => {
+    const n = paddingFor(size);
+    if (n) await write(Buffer.alloc(n));
+  };
+  let parts: PartEntry[] | undefined;
   try {
     for (const [name, bytes] of small) {
-      await sink.write(encodeHeader(name, bytes.length));
-      await sink.write(bytes);
-      await sink.pad(bytes.length);
+      await write(encodeHeader(name, bytes.length));
+      await write(bytes);
+      await pad(bytes.length);
     }
     for (const desc of carried) {
-      await sink.write(encodeHeader(blobEntryName(desc.digest), desc.size));
+      await write(encodeHeader(blobEntryName(desc.digest), desc.size));
       const source = await openBlob(desc);
       const verified = source.pipe(new VerifyingStream(desc, opts.describeBlob?.(desc) ?? desc.digest));
       source.on('error', (err) => verified.destroy(err));
-      for await (const chunk of verified) await sink.write(chunk as Buffer);
-      await sink.pad(desc.size);
+      for await (const chunk of verified) await write(chunk as Buffer);
+      await pad(desc.size);
     }
-    await sink.write(Buffer.alloc(2 * BLOCK));
-    await sink.close();
-    await rename(tmp, out);
+    await write(Buffer.alloc(2 * BLOCK));
+    parts = (await output.finish()).parts;
   } catch (err) {
-    file.destroy();
-    await rm(tmp, { force: true });
+    await output.abort();
     throw err;
   }
-  return { path: out, size: total, blobs: carried, leftOut };
-}
-
-/** Writes with backpressure and surfaces stream errors on the next write. */
-class Sink {
-  private failure: Error | undefined;
-
-  constructor(
-    private readonly stream: WriteStream,
-    private readonly onBytes?: (n: number) => void,
-  ) {
-    stream.on('error', (err) => (this.failure = err));
-  }
-
-  async write(chunk: Buffer): Promise<void> {
-    if (this.failure) throw this.failure;
-    this.onBytes?.(chunk.length);
-    if (!this.stream.write(chunk)) {
-      await new Promise<void>((resolve, reject) => {
-        const onDrain = () => {
-          this.stream.off('error', reject);
-          resolve();
-        };
-        this.stream.once('drain', onDrain);
-        this.stream.once('error', reject);
-      });
-    }
-  }
-
-  async pad(size: number): Promise<void> {
-    const pad = paddingFor(size);
-    if (pad) await this.write(Buffer.alloc(pad));
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.failure) return reject(this.failure);
-      this.stream.end((err?: Error | null) => (err ? reject(err) : resolve()));
-    });
-  }
+  return { path: out, size: total, blobs: carried, leftOut, ...(parts ? { parts } : {}) };
 }

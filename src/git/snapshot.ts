@@ -101,14 +101,18 @@ async function peelToCommit(gitdir: string, oid: string, what: string): Promise<
   throw new AirlockError('GIT_ERROR', `${what}: tag chain too deep`);
 }
 
-/** Every object reachable from `commits`, in pack order (commits, then their trees and blobs). */
-export async function reachableObjects(gitdir: string, commits: string[], exclude: Set<string> = new Set()): Promise<string[]> {
+/**
+ * Every object reachable from `commits`, in pack order (commits, then their trees and blobs), less `exclude`.
+ * Excluded commits met on the walk are added to `boundary`: a bundle of the result needs exactly those.
+ */
+export async function reachableObjects(gitdir: string, commits: string[], exclude: Set<string> = new Set(), boundary?: Set<string>): Promise<string[]> {
   const seen = new Set<string>();
   const order: string[] = [];
   const stack = [...commits];
   const trees: string[] = [];
   while (stack.length) {
     const oid = stack.pop();
+    if (oid && exclude.has(oid)) boundary?.add(oid);
     if (!oid || seen.has(oid) || exclude.has(oid)) continue;
     seen.add(oid);
     order.push(oid);
@@ -138,7 +142,7 @@ export async function reachableObjects(gitdir: string, commits: string[], exclud
 export interface SnapshotBundleOptions {
   source: GitSource;
   out: string;
-  /** Commits the receiving side holds: their objects are left out and they become prerequisites. */
+  /** Commits the receiving side holds (unknown ones are ignored): their objects are left out; those the new commits build on become prerequisites. */
   haves?: string[];
 }
 
@@ -147,8 +151,11 @@ export async function writeSnapshotBundle({ source, out, haves = [] }: SnapshotB
   const held: string[] = [];
   for (const oid of haves) if (await hasObject(gitdir, oid)) held.push(oid);
   const exclude = held.length ? new Set(await reachableObjects(gitdir, held)) : new Set<string>();
-  const oids = await reachableObjects(gitdir, [commit], exclude);
-  const prerequisites = held.filter((h) => h !== commit);
+  // Prerequisites are the held commits the new ones build on (git's own "boundary"), or the commit itself when
+  // the base holds it already; not every commit the base holds.
+  const boundary = new Set<string>();
+  const oids = await reachableObjects(gitdir, [commit], exclude, boundary);
+  const prerequisites = [...boundary].sort();
   const written = await writeGitBundle(out, { refs: [{ oid: commit, name: refName }, { oid: commit, name: 'HEAD' }], prerequisites }, oids, async (oid) => {
     const obj = await git.readObject({ fs, gitdir, oid, format: 'content' });
     return { type: obj.type as GitObjectType, content: obj.object as Uint8Array };

@@ -8,6 +8,7 @@ import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildBundle } from '../../bundler/build.js';
+import type { DeltaBase } from '../../bundler/base.js';
 import { parseSpec } from '../../bundler/spec.js';
 import { startAppliance, type ApplianceOptions, type RunningAppliance } from '../../appliance/server.js';
 import type { Logger } from '../../appliance/context.js';
@@ -25,8 +26,24 @@ export interface Site {
   media: string;
   repo: string;
   /** Builds a bundle of the layout images and the Git repository into media/NAME.airlock. */
-  bundle(opts: { sequence: number; name?: string; keys?: SecretKey[]; expires?: string; now?: Date; images?: string[]; channel?: string }): Promise<string>;
+  bundle(opts: BundleOptions): Promise<string>;
+  /** Where the site's images are (an OCI layout): tests add images to it. */
+  layout: string;
   commit(files: Record<string, string>, message: string): Promise<string>;
+}
+
+export interface BundleOptions {
+  sequence: number;
+  name?: string;
+  keys?: SecretKey[];
+  expires?: string;
+  now?: Date;
+  images?: string[];
+  channel?: string;
+  /** Build a delta against this base. */
+  base?: DeltaBase;
+  /** Write split parts of this size into media/NAME/ instead of one file; returns the parts directory. */
+  splitSize?: number;
 }
 
 export const quietLog: Logger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -54,14 +71,17 @@ export async function makeSite({ layerSize = 30_000 } = {}): Promise<Site> {
     trustPath,
     media,
     repo,
+    layout,
     commit: (files, message) => gitCommit(repo, files, message),
-    async bundle({ sequence, name = `seq-${sequence}`, keys = trust.release, expires, now, images = ['team/app:1.0', 'team/worker:1.0'], channel = 'stable' }) {
+    async bundle({ sequence, name = `seq-${sequence}`, keys = trust.release, expires, now, images = ['team/app:1.0', 'team/worker:1.0'], channel = 'stable', base, splitSize }) {
       const text = `apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: store\n  channel: ${channel}\ndiscoverImages: false\nimages:\n${images.map((i) => `  - oci:./layout:${i}\n`).join('')}git:\n  - name: platform\n    url: ./platform\n    ref: main\n    manifests: clusters/store\n`;
       const specPath = join(dir, 'airlock.yaml');
       await writeFile(specPath, text);
-      const out = join(media, `${name}.airlock`);
-      await buildBundle({ spec: parseSpec(text, specPath), keys, out, sequence, ...(expires ? { expires } : {}), ...(now ? { now } : {}) });
-      return out;
+      const partsDir = join(media, name);
+      if (splitSize) await mkdir(partsDir, { recursive: true });
+      const out = splitSize ? join(partsDir, `${name}.airlock`) : join(media, `${name}.airlock`);
+      await buildBundle({ spec: parseSpec(text, specPath), keys, out, sequence, ...(expires ? { expires } : {}), ...(now ? { now } : {}), ...(base ? { base } : {}), ...(splitSize ? { splitSize } : {}) });
+      return splitSize ? partsDir : out;
     },
   };
 }

@@ -85,8 +85,10 @@ describe('airlock CLI', () => {
     await expect(stat(p('bad.airlock'))).rejects.toThrow();
   });
 
-  it('refuses flags of later releases with a usage error', async () => {
-    const res = await airlock(['bundle', 'create', '-f', p('airlock.yaml'), '--key', p('release.key'), '-o', p('x.airlock'), '--split-size', '1GiB']);
-    expect(res).toMatchObject({ code: 2, stderr: expect.stringContaining('--split-size is not available') });
+  it('answers a bad --split-size or a lone --appliance-key with a usage error', async () => {
+    const size = await airlock(['bundle', 'create', '-f', p('airlock.yaml'), '--key', p('release.key'), '-o', p('x.airlock'), '--split-size', '12 parsecs']);
+    expect(size).toMatchObject({ code: 2, stderr: expect.stringContaining('--split-size "12 parsecs" is not a size') });
+    const key = await airlock(['bundle', 'create', '-f', p('airlock.yaml'), '--key', p('release.key'), '-o', p('x.airlock'), '--appliance-key', p('release.pub')]);
+    expect(key).toMatchObject({ code: 2, stderr: expect.stringContaining('there is no --base') });
   });
 });

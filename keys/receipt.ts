@@ -1,0 +1,78 @@
+/**
+ * Site receipts: a signed account of what an appliance holds, written by the appliance with its own key and read
+ * on the connected side, where it is the base of the next delta and the site's status report. A DSSE envelope
+ * like every other signed document of airlock, with its own payload type, so no other signed text can pass for it.
+ */
+import { AirlockError } from '../src/errors.js';
+import { parseEnvelope, serializeEnvelope, signEnvelope } from './dsse.js';
+import type { PublicKey, SecretKey } from './key-file.js';
+import { evaluateSignatures, short } from './policy.js';
+
+export const RECEIPT_PAYLOAD_TYPE = 'application/vnd.airlock.receipt.v1+json';
+
+export interface ReceiptChannel {
+  channel: string;
+  name: string;
+  sequence: number;
+  root: string;
+  appliedAt: string;
+  sync: string;
+  health: string;
+}
+
+export interface Receipt {
+  type: 'airlock-receipt';
+  created: string;
+  /** Key id of the appliance that signed it. */
+  appliance: string;
+  channels: ReceiptChannel[];
+  /** Every blob digest the site holds, sorted. */
+  blobs: string[];
+  /** Every commit held per Git mirror, sorted. */
+  git: { name: string; commits: string[] }[];
+}
+
+export function signReceipt(receipt: Receipt, key: SecretKey): string {
+  return `${serializeEnvelope(signEnvelope(RECEIPT_PAYLOAD_TYPE, Buffer.from(JSON.stringify(receipt)), [key]))}\n`;
+}
+
+/**
+ * Checks a receipt's signature against the appliance keys the caller trusts and returns its content. `label`
+ * names the file in every error.
+ */
+export function verifyReceipt(text: string, trusted: PublicKey[], label: string): { receipt: Receipt; signer: string } {
+  const envelope = parseEnvelope(text.trim(), label);
+  const keys = Object.fromEntries(trusted.map((k) => [k.keyid, { keytype: k.keytype, public: k.public, ...(k.name ? { name: k.name } : {}) }]));
+  const verdict = evaluateSignatures({
+    envelope,
+    payloadType: RECEIPT_PAYLOAD_TYPE,
+    keys,
+    role: { keyids: Object.keys(keys), threshold: 1 },
+    roleName: 'appliance',
+  });
+  if (!verdict.ok || !verdict.value) {
+    const claimed = envelope.signatures.map((s) => short(s.keyid)).join(', ') || 'nobody';
+    const known = envelope.signatures.some((s) => keys[s.keyid]);
+    const why = known ? 'its signature does not verify (tampered?)' : `it is signed by ${claimed}, not by a trusted appliance key (${trusted.map((k) => short(k.keyid)).join(', ') || 'none given'})`;
+    throw new AirlockError('SIGNATURE_INVALID', `${label}: receipt rejected: ${why}`);
+  }
+  let receipt: Receipt;
+  try {
+    receipt = JSON.parse(verdict.value.toString('utf8')) as Receipt;
+  } catch (err) {
+    throw new AirlockError('SIGNATURE_INVALID', `${label}: the receipt's payload is not JSON`, { cause: err });
+  }
+  const problem = shapeProblem(receipt);
+  if (problem) throw new AirlockError('SIGNATURE_INVALID', `${label}: ${problem}`);
+  return { receipt, signer: verdict.signers[0] ?? '' };
+}
+
+function shapeProblem(r: Receipt): string | undefined {
+  if (r?.type !== 'airlock-receipt') return 'not an airlock receipt';
+  if (!Array.isArray(r.channels) || !Array.isArray(r.blobs) || !Array.isArray(r.git)) return 'the receipt lacks channels, blobs or git';
+  if (!r.blobs.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) return 'the receipt lists a malformed blob digest';
+  if (!r.git.every((g) => typeof g?.name === 'string' && Array.isArray(g.commits) && g.commits.every((c) => typeof c === 'string' && /^[a-f0-9]{40}$/.test(c)))) {
+    return 'the receipt lists a malformed git commit';
+  }
+  return undefined;
+}
