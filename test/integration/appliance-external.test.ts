@@ -97,6 +97,9 @@ describe('--registry', () => {
 
 describe('delta bundles', () => {
   it('refuses a delta whose base blobs are not held, listing exactly what is missing', async () => {
+    // The delta names a base the site has applied (a small bundle) but leaves out layers only `full` carries.
+    const small = await site.bundle({ sequence: 19, name: 'small', images: ['team/worker:2.0'] });
+    const smallRoot = (await readBundle({ source: createReadStream(small), verifyStatement: unverifiedStatement, metadataOnly: true })).root.digest;
     const full = await site.bundle({ sequence: 20, name: 'full' });
     const extracted = join(site.dir, 'full-extracted');
     await run('mkdir', ['-p', extracted]);
@@ -106,7 +109,7 @@ describe('delta bundles', () => {
     const metadata = (d: string) => head.metadata.get(d);
     const imageLayers = planBundle(head.root, metadata).blobs.filter((d) => d.mediaType.includes('image.layer'));
     const leaveOut = new Set(imageLayers.slice(0, 2).map((d) => d.digest));
-    const statement: Statement = { ...head.statement, sequence: 21, base: `sha256:${'e'.repeat(64)}` };
+    const statement: Statement = { ...head.statement, sequence: 21, base: smallRoot };
     const signature = serializeEnvelope(signEnvelope(STATEMENT_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), site.trust.release));
     const out = join(site.media, 'delta.airlock');
     await writeBundle({ out, root: head.root, metadata, signature, openBlob: (d) => source.fetch(d), leaveOut: (d) => leaveOut.has(d.digest) });
@@ -114,6 +117,7 @@ describe('delta bundles', () => {
 
     const app = await start(site);
     try {
+      expect((await importPath(app.url, app.token, 'small.airlock')).state).toBe('applied');
       const record = await importPath(app.url, app.token, 'delta.airlock');
       expect(record).toMatchObject({ state: 'failed', error: { code: 'BASE_MISSING' } });
       for (const digest of leaveOut) expect(record.error?.message).toContain(digest);
