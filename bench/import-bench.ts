@@ -12,14 +12,14 @@ import { BINARY } from '../test/helpers/cli.js';
 import { freePort, startRegistry } from '../test/helpers/registry.js';
 import { type Measurement, measure, mib, pairedMedians, ratio } from './lib.js';
 
-interface Appliance {
+export interface Appliance {
   url: string;
   child: ChildProcess;
   token: string;
   stop(): Promise<number>;
 }
 
-async function startAppliance(dataDir: string, trustPath: string, media: string, extra: string[] = []): Promise<Appliance> {
+export async function startAppliance(dataDir: string, trustPath: string, media: string, extra: string[] = []): Promise<Appliance> {
   const port = await freePort();
   const child = spawn(process.execPath, [BINARY, 'appliance', 'serve', '--data', dataDir, '--trust', trustPath, '--listen', `127.0.0.1:${port}`, '--media', media, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
@@ -43,7 +43,7 @@ async function startAppliance(dataDir: string, trustPath: string, media: string,
   };
 }
 
-async function importFromMedia(app: Appliance, file: string): Promise<number> {
+export async function importFromMedia(app: Appliance, file: string): Promise<number> {
   const started = Date.now();
   const res = await fetch(`${app.url}/api/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/json' }, body: JSON.stringify({ path: file }) });
   const { id } = (await res.json()) as { id: string };

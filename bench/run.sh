@@ -5,3 +5,4 @@ cd "$(dirname "$0")/.."
 bash test/setup/install-deps.sh
 bash bin/prepare.sh
 node dist/bench/bundle-bench.js "$@"
+node dist/bench/sneakernet-bench.js

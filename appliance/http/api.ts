@@ -32,8 +32,9 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         if (typeof path !== 'string' || !path) throw new AirlockError('USAGE', 'the body must be {"path": "FILE"} naming a file under --media, or the bundle bytes as application/octet-stream');
         const file = await mediaFile(media, path);
         // A bundle file, or split parts (a directory or NAME.parts.json) whose signed index is checked here and
-        // whose parts must all be present with their sizes before the import starts.
-        const opened = await openBundleSource(file, { readIndex: (text, label) => verifyPartsIndex(text, ctx.trust, relative(media ?? '', label)) });
+        // whose parts must all be present with their sizes before the import starts. The pipeline verifies every
+        // byte of the joined bundle itself; after a failure, each part is hashed on its own to name the bad one.
+        const opened = await openBundleSource(file, { readIndex: (text, label) => verifyPartsIndex(text, ctx.trust, relative(media ?? '', label)), hashParts: false });
         try {
           await imports.checkSpace(opened.size);
         } catch (err) {

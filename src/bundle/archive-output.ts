@@ -2,10 +2,11 @@
  * Where the bundle writer's bytes go: one file, or split parts. Either way the output is written under temporary
  * names and renamed into place only when complete, so a failed build leaves nothing at the destination.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { OffThreadHash } from '../offthread-hash.js';
 import { type PartEntry, partName } from './parts.js';
 
 export interface ArchiveOutput {
@@ -47,12 +48,14 @@ export function splitOutput(out: string, partSize: number, totalSize: number): A
   const count = Math.max(1, Math.ceil(totalSize / partSize));
   const bundle = basename(out);
   const done: { entry: PartEntry; tmp: string }[] = [];
-  let current: { sink: FileSink; tmp: string; hash: ReturnType<typeof createHash>; size: number } | undefined;
+  // Parts are hashed on another thread: this one is busy checking the blobs' own digests.
+  const hash = new OffThreadHash();
+  let current: { sink: FileSink; tmp: string; size: number } | undefined;
 
   const closeCurrent = async () => {
     if (!current) return;
     await current.sink.close();
-    done.push({ entry: { name: partName(bundle, done.length, count), size: current.size, sha256: current.hash.digest('hex') }, tmp: current.tmp });
+    done.push({ entry: { name: partName(bundle, done.length, count), size: current.size, sha256: await hash.digest() }, tmp: current.tmp });
     current = undefined;
   };
 
@@ -62,23 +65,24 @@ export function splitOutput(out: string, partSize: number, totalSize: number): A
       while (offset < chunk.length) {
         if (!current) {
           const tmp = tmpName(join(dirname(out), partName(bundle, done.length, count)));
-          current = { sink: new FileSink(tmp), tmp, hash: createHash('sha256'), size: 0 };
+          current = { sink: new FileSink(tmp), tmp, size: 0 };
         }
         const take = Math.min(partSize - current.size, chunk.length - offset);
         const piece = offset === 0 && take === chunk.length ? chunk : chunk.subarray(offset, offset + take);
-        current.hash.update(piece);
         current.size += take;
         offset += take;
-        await current.sink.write(piece);
+        await Promise.all([hash.update(piece), current.sink.write(piece)]);
         if (current.size === partSize) await closeCurrent();
       }
     },
     async finish() {
       await closeCurrent();
+      hash.close();
       for (const part of done) await rename(part.tmp, join(dirname(out), part.entry.name));
       return { parts: done.map((p) => p.entry) };
     },
     async abort() {
+      hash.close();
       current?.sink.destroy();
       const tmps = [...done.map((p) => p.tmp), ...(current ? [current.tmp] : [])];
       await Promise.all(tmps.map((t) => rm(t, { force: true })));

@@ -1,5 +1,5 @@
 /** The `airlock` binary as scripts in the field call it: exit codes, one-line errors, --json, --help. */
-import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,16 @@ describe('airlock CLI', () => {
     const report = JSON.parse(inspected.stdout) as { images: { ref: string }[]; channel: string; expires: string };
     expect(report.images.map((i) => i.ref)).toEqual(['app:1']);
     expect(Date.parse(report.expires) - Date.now()).toBeGreaterThan(6 * 86400_000);
+  });
+
+  it('writes split parts and verifies them as a separate process (the part hasher thread ends with the work)', async () => {
+    await mkdir(p('parts'));
+    const created = await airlock(['bundle', 'create', '-f', p('airlock.yaml'), '--key', p('release.key'), '-o', p('parts/cli.airlock'), '--split-size', '8KiB']);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stdout).toMatch(/split into \d+ part\(s\): cli\.airlock\.000/);
+    const verified = await airlock(['bundle', 'verify', p('parts'), '--trust', p('root.json')]);
+    expect(verified.code, verified.stderr).toBe(0);
+    expect(verified.stdout).toMatch(/verified \(\d+ parts/);
   });
 
   it('exits 1 with a one-line reason when verification fails, 0 never', async () => {

@@ -1,0 +1,79 @@
+/**
+ * SHA-256 on a worker thread, for a second hash over bytes the main thread is already busy with (split parts are
+ * hashed while the bundle's own blobs are hashed and written). Chunks are copied to the worker; at most
+ * `maxPendingBytes` are in flight, so memory stays bounded when the worker falls behind.
+ */
+import { Worker } from 'node:worker_threads';
+
+// Inline (eval) so it runs the same from TypeScript sources under test and from dist/.
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+let hash = createHash('sha256');
+parentPort.on('message', (m) => {
+  if (m.data) {
+    hash.update(m.data);
+    parentPort.postMessage({ ack: m.data.byteLength });
+  } else {
+    parentPort.postMessage({ digest: hash.digest('hex') });
+    hash = createHash('sha256');
+  }
+});
+`;
+
+export class OffThreadHash {
+  private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
+  private pending = 0;
+  private waiters: (() => void)[] = [];
+  private digests: ((hex: string) => void)[] = [];
+  private failure: Error | undefined;
+
+  constructor(private readonly maxPendingBytes = 8 * 1024 * 1024) {
+    this.worker.on('message', (m: { ack?: number; digest?: string }) => {
+      if (m.ack !== undefined) {
+        this.pending -= m.ack;
+        if (this.pending <= this.maxPendingBytes) this.waiters.splice(0).forEach((w) => w());
+      } else if (m.digest !== undefined) {
+        this.digests.shift()?.(m.digest);
+      }
+      this.holdProcess();
+    });
+    this.worker.on('error', (err) => {
+      this.failure = err;
+      this.waiters.splice(0).forEach((w) => w());
+    });
+    this.worker.unref();
+  }
+
+  /** The worker keeps the process alive only while work is in flight (an idle, forgotten hasher never does). */
+  private holdProcess(): void {
+    if (this.pending > 0 || this.digests.length > 0) this.worker.ref();
+    else this.worker.unref();
+  }
+
+  /** Queues a copy of `chunk`; waits when too many bytes are already queued. */
+  async update(chunk: Uint8Array): Promise<void> {
+    if (this.failure) throw this.failure;
+    const copy = new Uint8Array(chunk.length);
+    copy.set(chunk);
+    this.pending += copy.length;
+    this.worker.postMessage({ data: copy }, [copy.buffer]);
+    this.holdProcess();
+    while (this.pending > this.maxPendingBytes && !this.failure) await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (this.failure) throw this.failure;
+  }
+
+  /** The hex digest of everything updated since the last digest; the hash starts afresh. */
+  digest(): Promise<string> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve) => {
+      this.digests.push(resolve);
+      this.worker.postMessage({});
+      this.holdProcess();
+    });
+  }
+
+  close(): void {
+    void this.worker.terminate();
+  }
+}
