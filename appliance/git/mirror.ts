@@ -59,6 +59,19 @@ export class GitMirror {
     return commits.filter((c, i) => !/^[a-f0-9]{40} commit /.test(out[i] ?? ''));
   }
 
+  /** The files under `path` at `commit` (the manifests of a Git snapshot). */
+  async readFiles(name: string, commit: string, path: string): Promise<{ path: string; content: Buffer }[]> {
+    const repo = this.repoPath(name);
+    const clean = path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
+    const list = await this.git(['-C', repo, 'ls-tree', '-r', '-z', '--name-only', commit, '--', clean], `git mirror ${name}`);
+    const out: { path: string; content: Buffer }[] = [];
+    for (const file of list.split('\0').filter(Boolean)) {
+      const { stdout } = await run('git', ['-C', repo, 'cat-file', 'blob', `${commit}:${file}`], { encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 });
+      out.push({ path: file, content: stdout as unknown as Buffer });
+    }
+    return out;
+  }
+
   /** Every commit reachable from each mirror's published branches and tags, sorted, per mirror. */
   async heldCommits(): Promise<{ name: string; commits: string[] }[]> {
     const names = (await readdir(this.root).catch(() => [] as string[])).filter((n) => n.endsWith('.git')).map((n) => n.slice(0, -4)).sort();

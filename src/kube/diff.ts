@@ -10,8 +10,9 @@ export interface FieldDrift {
 
 const IGNORED_METADATA = new Set(['creationTimestamp', 'resourceVersion', 'uid', 'generation', 'managedFields', 'selfLink']);
 
-export function driftOf(desired: Record<string, unknown>, live: Record<string, unknown>): FieldDrift[] {
+export function driftOf(desiredObject: Record<string, unknown>, live: Record<string, unknown>): FieldDrift[] {
   const out: FieldDrift[] = [];
+  const desired = secretAsStored(desiredObject);
   for (const [key, want] of Object.entries(desired)) {
     if (key === 'status' || key === 'apiVersion' || key === 'kind') continue;
     if (key === 'metadata') {
@@ -26,6 +27,15 @@ export function driftOf(desired: Record<string, unknown>, live: Record<string, u
     compare(want, live[key], key, out);
   }
   return out;
+}
+
+/** A Secret's `stringData` is write-only: the server stores it base64-encoded in `data`. */
+function secretAsStored(o: Record<string, unknown>): Record<string, unknown> {
+  if (o.kind !== 'Secret' || !o.stringData || typeof o.stringData !== 'object') return o;
+  const { stringData, ...rest } = o;
+  const data = { ...((rest.data as Record<string, string> | undefined) ?? {}) };
+  for (const [k, v] of Object.entries(stringData as Record<string, unknown>)) data[k] = Buffer.from(String(v)).toString('base64');
+  return { ...rest, data };
 }
 
 function compare(want: unknown, have: unknown, path: string, out: FieldDrift[]): void {

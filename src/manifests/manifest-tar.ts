@@ -3,6 +3,7 @@
  * always give the same digest and an unchanged set costs nothing in a delta.
  */
 import { BLOCK, encodeHeader, paddingFor } from '../tar/header.js';
+import { TarReader } from '../tar/reader.js';
 
 export function buildManifestTar(files: { path: string; content: Buffer }[]): Buffer {
   const parts: Buffer[] = [];
@@ -11,4 +12,12 @@ export function buildManifestTar(files: { path: string; content: Buffer }[]): Bu
   }
   parts.push(Buffer.alloc(2 * BLOCK));
   return Buffer.concat(parts);
+}
+
+/** The files of a manifest set's layer, read with the strict tar reader (each file at most `limit` bytes). */
+export async function readManifestTar(source: AsyncIterable<Buffer | Uint8Array>, limit = 8 * 1024 * 1024): Promise<{ path: string; content: Buffer }[]> {
+  const tar = new TarReader(source);
+  const files: { path: string; content: Buffer }[] = [];
+  for (let header = await tar.next(); header; header = await tar.next()) files.push({ path: header.name, content: await tar.readBody(header, limit) });
+  return files;
 }

@@ -134,3 +134,11 @@ describe('health', async () => {
     expect(worstHealth(['Healthy'])).toBe('Healthy');
   });
 });
+
+describe('drift of Secrets', () => {
+  it('compares stringData with the base64 data the server stores', () => {
+    const want = { apiVersion: 'v1', kind: 'Secret', metadata: { name: 's' }, stringData: { password: 'hunter2' } };
+    expect(driftOf(want, { ...want, stringData: undefined, data: { password: Buffer.from('hunter2').toString('base64') } })).toEqual([]);
+    expect(driftOf(want, { ...want, stringData: undefined, data: { password: Buffer.from('other').toString('base64') } }).map((d) => d.path)).toEqual(['data.password']);
+  });
+});

@@ -1,0 +1,174 @@
+/**
+ * The cluster as the reconciler sees it: @kubernetes/client-node 1.x loads the kubeconfig (or the in-cluster
+ * service account), authenticates and discovers each kind's resource (plural, scope); objects travel as raw JSON
+ * (server-side apply with field manager `airlock`, dry run, force; reads; deletes), because the library's typed
+ * serializer drops fields it does not model by their wire names (`x-kubernetes-*`). Every API failure becomes an
+ * AirlockError with the server's own message.
+ */
+import { request as httpRequest } from 'node:http';
+import { type RequestOptions, request as httpsRequest } from 'node:https';
+import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
+import { AirlockError } from '../../src/errors.js';
+import type { KubeObject } from '../../src/manifests/documents.js';
+
+export const FIELD_MANAGER = 'airlock';
+
+/** KubernetesObjectApi with its discovery made visible and its cache resettable (new CRDs). */
+class ObjectApi extends KubernetesObjectApi {
+  discover(apiVersion: string, kind: string) {
+    return this.resource(apiVersion, kind);
+  }
+  forget(apiVersion: string): void {
+    delete this.apiVersionResourceCache[apiVersion];
+  }
+  path(spec: KubeObject, action: 'patch' | 'read' | 'delete'): Promise<string> {
+    return this.specUriPath(structuredClone(spec) as KubernetesObject, action);
+  }
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+export interface ResourceInfo {
+  plural: string;
+  namespaced: boolean;
+}
+
+export type LiveObject = KubeObject & { status?: Record<string, unknown>; metadata?: KubeObject['metadata'] & { generation?: number; uid?: string; deletionTimestamp?: string } };
+
+export class Cluster {
+  private readonly api: ObjectApi;
+  /** Requests sent, by verb (for the benchmark and the "no writes when nothing drifted" test). */
+  readonly requests = { read: 0, write: 0 };
+
+  constructor(readonly kubeConfig: KubeConfig, readonly server: string) {
+    this.api = kubeConfig.makeApiClient(ObjectApi);
+  }
+
+  /** `--kubeconfig FILE`, else the in-cluster service account, else undefined (no reconciling). */
+  static connect(kubeconfigPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Cluster | undefined {
+    const kc = new KubeConfig();
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
+    else return undefined;
+    const server = kc.getCurrentCluster()?.server ?? 'unknown';
+    return new Cluster(kc, server);
+  }
+
+  async resource(apiVersion: string, kind: string): Promise<ResourceInfo | undefined> {
+    this.requests.read++;
+    try {
+      const r = await this.api.discover(apiVersion, kind);
+      return r ? { plural: r.name, namespaced: r.namespaced } : undefined;
+    } catch (err) {
+      // an API group that is not served (yet) is an unknown kind, not an outage
+      if (err instanceof ApiException && err.code === 404) return undefined;
+      throw apiError(err, `discovering ${kind} (${apiVersion})`);
+    }
+  }
+
+  /** Drops what discovery learned of `apiVersion` (after a CRD is established). */
+  forget(apiVersion: string): void {
+    this.api.forget(apiVersion);
+  }
+
+  async apply(object: KubeObject, { dryRun = false, force = false } = {}): Promise<LiveObject> {
+    const what = `${dryRun ? 'dry-run apply of' : 'applying'} ${describe(object)}`;
+    const query = new URLSearchParams({ fieldManager: FIELD_MANAGER, ...(force ? { force: 'true' } : {}), ...(dryRun ? { dryRun: 'All' } : {}) });
+    const path = await this.path(object, 'patch', what);
+    this.requests.write++;
+    return (await this.send('PATCH', `${path}?${query}`, what, JSON.stringify(object), 'application/apply-patch+yaml')) as LiveObject;
+  }
+
+  async get(object: KubeObject): Promise<LiveObject | undefined> {
+    const what = `reading ${describe(object)}`;
+    const path = await this.path(object, 'read', what);
+    this.requests.read++;
+    try {
+      return (await this.send('GET', path, what)) as LiveObject;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  async delete(object: KubeObject): Promise<void> {
+    const what = `deleting ${describe(object)}`;
+    const path = await this.path(object, 'delete', what);
+    this.requests.write++;
+    try {
+      await this.send('DELETE', path, what, JSON.stringify({ propagationPolicy: 'Background' }), 'application/json');
+    } catch (err) {
+      if (statusOf(err) !== 404) throw err;
+    }
+  }
+
+  private async path(object: KubeObject, action: 'patch' | 'read' | 'delete', what: string): Promise<string> {
+    try {
+      return await this.api.path(object, action);
+    } catch (err) {
+      throw apiError(err, what);
+    }
+  }
+
+  /** One request with the kubeconfig's credentials and TLS settings; JSON in and out. */
+  private async send(method: string, path: string, what: string, body?: string, contentType?: string): Promise<unknown> {
+    const url = new URL(path, this.server.endsWith('/') ? this.server : `${this.server}/`);
+    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...(contentType ? { 'content-type': contentType } : {}) }, timeout: 30_000 };
+    await this.kubeConfig.applyToHTTPSOptions(opts);
+    const prefix = new URL(this.server).pathname.replace(/\/+$/, '');
+    try {
+      const text = await new Promise<string>((resolve, reject) => {
+        const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)({ ...opts, hostname: url.hostname, port: url.port, path: `${prefix}${url.pathname}${url.search}` }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const out = Buffer.concat(chunks).toString('utf8');
+            if ((res.statusCode ?? 0) >= 400) reject(new HttpError(res.statusCode ?? 0, out));
+            else resolve(out);
+          });
+          res.on('error', reject);
+        });
+        req.on('timeout', () => req.destroy(new Error('timed out after 30 s')));
+        req.on('error', reject);
+        req.end(body);
+      });
+      return text ? JSON.parse(text) : {};
+    } catch (err) {
+      throw apiError(err, what);
+    }
+  }
+}
+
+function describe(o: KubeObject): string {
+  return `${o.kind ?? '?'} ${o.metadata?.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata?.name ?? '?'}`;
+}
+
+/** The status code of a failed API call (0 when the server could not be reached). */
+export function statusOf(err: unknown): number {
+  const cause = (err as { cause?: unknown })?.cause;
+  if (cause instanceof ApiException) return cause.code;
+  return cause instanceof HttpError ? cause.status : 0;
+}
+
+function apiError(err: unknown, what: string): AirlockError {
+  const status = err instanceof ApiException ? err.code : err instanceof HttpError ? err.status : undefined;
+  if (status !== undefined) {
+    const raw = String(err instanceof ApiException ? (err.body ?? err.message) : (err as HttpError).body);
+    let message = raw;
+    try {
+      message = (JSON.parse(raw) as { message?: string }).message ?? raw;
+    } catch {
+      // not JSON: keep the text
+    }
+    const code = status === 409 ? 'KUBE_CONFLICT' : status === 422 || status === 400 ? 'KUBE_INVALID' : 'KUBE_ERROR';
+    return new AirlockError(code, `${what}: ${message}`, { cause: err });
+  }
+  return new AirlockError('KUBE_UNREACHABLE', `${what}: the API server cannot be reached (${(err as Error)?.message ?? String(err)})`, { cause: err });
+}

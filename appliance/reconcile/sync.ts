@@ -1,0 +1,210 @@
+/**
+ * One sync of a channel: resolve every desired object against the API (kind, scope, namespace), dry-run the whole
+ * set server-side, then apply in order (Namespaces, CRDs — waited for until Established — then by wave, kind,
+ * name) and prune what the channel owned before and no longer wants. Nothing is written unless every object
+ * resolved and passed the dry run. And one check: live objects against desired ones (drift and health), with no
+ * write at all.
+ */
+import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
+import { type DesiredObject, OWNER_LABEL, describeObject, groupOf, objectKey } from '../../src/kube/desired.js';
+import { type FieldDrift, driftOf, renderDrift } from '../../src/kube/diff.js';
+import { type Health, healthOf } from '../../src/kube/health.js';
+import { applyOrder, pruneOrder } from '../../src/kube/order.js';
+import type { KubeObject } from '../../src/manifests/documents.js';
+import type { Cluster, LiveObject } from './cluster.js';
+
+export interface InventoryEntry {
+  key: string;
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+}
+
+export interface SyncOutcome {
+  applied: string[];
+  pruned: string[];
+  inventory: InventoryEntry[];
+}
+
+export interface SyncOptions {
+  channel: string;
+  /** Take over fields another field manager owns instead of reporting the conflict. */
+  forceConflicts?: boolean;
+  /** How long to wait for a new CRD to be Established. */
+  crdTimeoutMs?: number;
+}
+
+/** Where each desired object lives, resolved by discovery; objects of CRDs in the same set resolve after those. */
+async function resolve(cluster: Cluster, desired: DesiredObject[]): Promise<{ objects: DesiredObject[]; deferred: DesiredObject[] }> {
+  const problems: string[] = [];
+  const crds = desired.filter((d) => d.object.kind === 'CustomResourceDefinition');
+  const fromBundleCrd = (o: KubeObject) =>
+    crds.some((c) => {
+      const spec = c.object.spec as { group?: string; names?: { kind?: string } } | undefined;
+      return spec?.group === groupOf(o.apiVersion ?? '') && spec?.names?.kind === o.kind;
+    });
+  const bundleNamespaces = new Set(desired.filter((d) => d.object.kind === 'Namespace').map((d) => d.object.metadata?.name));
+  const objects: DesiredObject[] = [];
+  const deferred: DesiredObject[] = [];
+  const knownNamespaces = new Map<string, boolean>();
+  for (const d of desired) {
+    const o = d.object;
+    const info = await cluster.resource(o.apiVersion ?? '', o.kind ?? '');
+    if (!info) {
+      if (fromBundleCrd(o)) {
+        deferred.push(d);
+        continue;
+      }
+      problems.push(`${d.origin}: ${describeObject(o)}: the cluster has no kind ${o.kind} in ${o.apiVersion}`);
+      continue;
+    }
+    const placed = placeObject(d, info.namespaced);
+    const ns = placed.object.metadata?.namespace;
+    if (ns && !bundleNamespaces.has(ns)) {
+      if (!knownNamespaces.has(ns)) knownNamespaces.set(ns, (await cluster.get({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } })) !== undefined);
+      if (!knownNamespaces.get(ns)) problems.push(`${d.origin}: ${describeObject(placed.object)}: namespace ${ns} is neither in the bundle nor in the cluster`);
+    }
+    objects.push(placed);
+  }
+  if (problems.length) throw new AirlockError('KUBE_INVALID', `the sync stopped before any change: ${problems.join('; ')}`);
+  return { objects, deferred };
+}
+
+/** Namespaced objects without a namespace go to `default`; cluster-scoped ones lose a stray namespace. */
+function placeObject(d: DesiredObject, namespaced: boolean): DesiredObject {
+  const metadata = { ...(d.object.metadata ?? {}) };
+  if (namespaced && !metadata.namespace) metadata.namespace = 'default';
+  if (!namespaced) delete metadata.namespace;
+  const object = { ...d.object, metadata };
+  return { ...d, object, key: objectKey(object) };
+}
+
+function entryOf(d: DesiredObject): InventoryEntry {
+  const m = d.object.metadata ?? {};
+  return { key: d.key, apiVersion: d.object.apiVersion ?? '', kind: d.object.kind ?? '', ...(m.namespace ? { namespace: m.namespace } : {}), name: m.name ?? '' };
+}
+
+export async function syncChannel(cluster: Cluster, desired: DesiredObject[], previous: InventoryEntry[], opts: SyncOptions): Promise<SyncOutcome> {
+  const { objects, deferred } = await resolve(cluster, desired);
+  const ordered = applyOrder(objects);
+  const force = opts.forceConflicts === true;
+
+  // Dry run of everything that can be checked before anything exists: objects in namespaces new to the cluster
+  // and custom resources of new CRDs are checked by their real apply.
+  const newNamespaces = new Set<string>();
+  for (const d of ordered) if (d.object.kind === 'Namespace' && !(await cluster.get(d.object))) newNamespaces.add(d.object.metadata?.name ?? '');
+  const failures: string[] = [];
+  for (const d of ordered) {
+    const ns = d.object.metadata?.namespace;
+    if (ns && newNamespaces.has(ns)) continue;
+    try {
+      await cluster.apply(d.object, { dryRun: true, force });
+    } catch (err) {
+      failures.push(`${d.origin}: ${errorMessage(err)}`);
+    }
+  }
+  if (failures.length) {
+    const conflict = failures.some((f) => f.includes('conflict'));
+    throw new AirlockError(conflict ? 'KUBE_CONFLICT' : 'KUBE_INVALID', `the server-side dry run failed, nothing was changed: ${failures.join('; ')}${conflict && !force ? ' (another field manager owns these fields; --force-conflicts takes them over)' : ''}`);
+  }
+
+  const applied: string[] = [];
+  const crdsApplied: DesiredObject[] = [];
+  for (const d of ordered) {
+    await cluster.apply(d.object, { force });
+    applied.push(d.key);
+    if (d.object.kind === 'CustomResourceDefinition') crdsApplied.push(d);
+  }
+  if (crdsApplied.length) await waitEstablished(cluster, crdsApplied, opts.crdTimeoutMs ?? 30_000);
+  const late: DesiredObject[] = [];
+  for (const d of deferred) {
+    cluster.forget(d.object.apiVersion ?? '');
+    const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '');
+    if (!info) throw new AirlockError('KUBE_INVALID', `${d.origin}: ${describeObject(d.object)}: kind ${d.object.kind} is still unknown after its CustomResourceDefinition was established`);
+    late.push(placeObject(d, info.namespaced));
+  }
+  for (const d of applyOrder(late)) {
+    await cluster.apply(d.object, { force });
+    applied.push(d.key);
+  }
+
+  const all = [...ordered, ...late];
+  const wanted = new Set(all.map((d) => d.key));
+  const pruned: string[] = [];
+  for (const entry of pruneOrder(previous.filter((e) => !wanted.has(e.key)))) {
+    const ref: KubeObject = { apiVersion: entry.apiVersion, kind: entry.kind, metadata: { name: entry.name, ...(entry.namespace ? { namespace: entry.namespace } : {}) } };
+    const live = await cluster.get(ref).catch((err: unknown) => {
+      if (isAirlockError(err, 'KUBE_INVALID')) return undefined;
+      throw err;
+    });
+    // Only what still carries this channel's owner label is airlock's to delete.
+    if (!live || live.metadata?.labels?.[OWNER_LABEL] !== opts.channel) continue;
+    await cluster.delete(ref);
+    pruned.push(entry.key);
+  }
+  return { applied, pruned, inventory: all.map(entryOf) };
+}
+
+async function waitEstablished(cluster: Cluster, crds: DesiredObject[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (const crd of crds) {
+    for (;;) {
+      const live = await cluster.get(crd.object);
+      if (healthOf(live).health === 'Healthy') break;
+      if (Date.now() > deadline) throw new AirlockError('KUBE_ERROR', `${describeObject(crd.object)} was not Established within ${Math.round(timeoutMs / 1000)} s`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+}
+
+export interface ObjectStatus {
+  key: string;
+  apiVersion: string;
+  kind: string;
+  namespace?: string;
+  name: string;
+  origin: string;
+  sync: 'Synced' | 'OutOfSync' | 'Missing';
+  health: Health;
+  healthMessage?: string;
+  /** Drifted fields, one per line (`spec.replicas: want 2, have 5`). */
+  diff?: string;
+  drift?: FieldDrift[];
+}
+
+/** Reads every desired object back (GET only) and compares: drift and health per object. */
+export async function checkChannel(cluster: Cluster, desired: DesiredObject[]): Promise<ObjectStatus[]> {
+  const out: ObjectStatus[] = [];
+  for (const d of desired) {
+    const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '');
+    const placed = info ? placeObject(d, info.namespaced) : d;
+    const live: LiveObject | undefined = info ? await cluster.get(placed.object) : undefined;
+    const h = healthOf(live);
+    const drift = live ? driftOf(placed.object as Record<string, unknown>, live as Record<string, unknown>) : [];
+    const entry = entryOf(placed);
+    out.push({
+      ...entry,
+      origin: d.origin,
+      sync: !live ? 'Missing' : drift.length ? 'OutOfSync' : 'Synced',
+      health: h.health,
+      ...(h.message ? { healthMessage: h.message } : {}),
+      ...(drift.length ? { diff: renderDrift(drift), drift } : {}),
+    });
+  }
+  return out;
+}
+
+/** Re-applies the given objects (self-heal), taking fields back from whoever changed them. */
+export async function heal(cluster: Cluster, desired: DesiredObject[], keys: Set<string>): Promise<string[]> {
+  const healed: string[] = [];
+  for (const d of applyOrder(desired)) {
+    const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '');
+    if (!info) continue;
+    const placed = placeObject(d, info.namespaced);
+    if (!keys.has(placed.key)) continue;
+    await cluster.apply(placed.object, { force: true });
+    healed.push(placed.key);
+  }
+  return healed;
+}
