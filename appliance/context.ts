@@ -3,6 +3,7 @@ import type { OciLayoutStore } from '../src/oci-layout.js';
 import type { SecretKey } from '../keys/key-file.js';
 import type { TrustRoot } from '../keys/trust-root.js';
 import type { GitMirror } from './git/mirror.js';
+import type { Reconciler } from './reconcile/reconciler.js';
 import type { ExternalRegistry } from './registry/external.js';
 import type { StateStore } from './state/store.js';
 
@@ -21,6 +22,10 @@ export interface ApplianceContext {
   /** The appliance's own key: signs site receipts. */
   siteKey: SecretKey;
   external?: ExternalRegistry;
+  /** Keeps the cluster at the bundles in force; unset when there is no cluster to reach. */
+  reconciler?: Reconciler;
+  /** Why there is no reconciler (no kubeconfig, no service account). */
+  reconcileDisabled?: string;
   /** The channel this site follows; any channel when unset. */
   channel?: string;
   now: () => Date;

@@ -6,6 +6,7 @@ import { mkdir } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { writeFileAtomic } from '../src/fs-atomic.js';
@@ -19,6 +20,8 @@ import { apiRouter } from './http/api.js';
 import { callerOf, hashToken, newToken } from './http/auth.js';
 import { ImportManager } from './import/manager.js';
 import { finishPublish } from './import/pipeline.js';
+import { Cluster } from './reconcile/cluster.js';
+import { Reconciler } from './reconcile/reconciler.js';
 import { ExternalRegistry } from './registry/external.js';
 import { registryHandler } from './registry/serve.js';
 import { loadOrCreateSiteKey } from './site-key.js';
@@ -39,6 +42,16 @@ export interface ApplianceOptions {
   log: Logger;
   now?: () => Date;
   failpoint?: (name: string) => void;
+  /** Reconcile the cluster this kubeconfig names (else the in-cluster service account, else no reconciling). */
+  kubeconfig?: string;
+  /** Environment for finding an in-cluster service account (process.env by default). */
+  env?: NodeJS.ProcessEnv;
+  /** Check interval (default 60 s). */
+  intervalMs?: number;
+  selfHeal?: boolean;
+  forceConflicts?: boolean;
+  /** host:port the cluster pulls images from (default: --registry's host, else this appliance's address). */
+  registryHost?: string;
   /** Free bytes in the data directory (statfs by default). */
   freeBytes?: (dir: string) => Promise<number>;
 }
@@ -114,6 +127,18 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`;
   log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, externalRegistry: opts.registry ?? null });
 
+  const cluster = Cluster.connect(opts.kubeconfig, opts.env ?? process.env);
+  if (cluster) {
+    const ownHost = address.address === '0.0.0.0' || address.address === '::' ? `${hostname()}:${address.port}` : `${host}:${address.port}`;
+    const registryHost = opts.registryHost ?? (opts.registry ? new URL(opts.registry).host : ownHost);
+    ctx.reconciler = new Reconciler(ctx, { cluster, registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true, forceConflicts: opts.forceConflicts === true });
+    log.info('reconciling the cluster', { server: cluster.server, registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true });
+    ctx.reconciler.start();
+  } else {
+    ctx.reconcileDisabled = 'no --kubeconfig and no in-cluster service account: bundles are imported and served, the cluster is not reconciled';
+    log.warn(ctx.reconcileDisabled);
+  }
+
   return {
     url,
     port: address.port,
@@ -127,6 +152,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
       await imports.idle();
+      await ctx.reconciler?.stop();
       state.close();
       log.info('appliance stopped');
     },

@@ -11,6 +11,9 @@ export interface ChannelStatus {
   git: { name: string; ref: string; commit: string }[];
   sync: string;
   health: string;
+  drifted?: number;
+  reason?: string;
+  lastSync?: unknown;
 }
 
 export function channelStatus(ctx: ApplianceContext): ChannelStatus[] {
@@ -22,8 +25,20 @@ export function channelStatus(ctx: ApplianceContext): ChannelStatus[] {
     appliedAt: c.appliedAt,
     images: c.summary.images.length,
     git: c.summary.git.map((g) => ({ name: g.name, ref: g.ref, commit: g.commit })),
-    // Reconciling the cluster is not built yet: nothing is known of sync or health.
-    sync: 'Unknown',
-    health: 'Unknown',
+    ...reconcileSummary(ctx, c.channel, c.rootDigest),
   }));
+}
+
+function reconcileSummary(ctx: ApplianceContext, channel: string, rootDigest: string): { sync: string; health: string; drifted?: number; reason?: string; lastSync?: unknown } {
+  const r = ctx.reconciler?.status(channel);
+  if (!r) return { sync: 'Unknown', health: 'Unknown', ...(ctx.reconcileDisabled ? { reason: ctx.reconcileDisabled } : {}) };
+  // A sync of the new bundle not finished yet: whatever is known is about the previous one.
+  const current = r.rootDigest === rootDigest;
+  return {
+    sync: current ? r.sync : 'OutOfSync',
+    health: r.health,
+    drifted: r.drifted,
+    ...(r.reason ? { reason: r.reason } : {}),
+    ...(r.lastSync ? { lastSync: r.lastSync } : {}),
+  };
 }

@@ -4,6 +4,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash test/setup/install-deps.sh
+# A real kube-apiserver, etcd and kube-controller-manager for the reconcile tests: built once from Debian's own
+# sources and cached under /var/cache/airlock-kube (about 8 to 12 minutes cold, nothing when cached).
+bash test/setup/kube-build.sh >/dev/null
 bash bin/prepare.sh
 npx tsc -p tsconfig.test.json
 npx eslint .

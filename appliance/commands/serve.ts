@@ -3,15 +3,17 @@ import { resolve } from 'node:path';
 import { type Command, UsageError, stringOpt } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
+import { parseDuration } from '../../src/units.js';
 import { loadTrustRoot } from '../../keys/trust-root.js';
 import { envFailpoint, jsonLogger } from '../context.js';
 
 export const applianceServe: Command = {
   path: ['appliance', 'serve'],
-  summary: 'run the on-site appliance (import, registry, Git mirror)',
+  summary: 'run the on-site appliance (import, registry, Git mirror, cluster reconcile)',
   help: `Usage: airlock appliance serve --data DIR --trust root.json [--listen 127.0.0.1:8080] [--registry URL]
                                [--media DIR] [--channel NAME] [--pull-requires-token]
                                [--tls-cert F --tls-key F] [--kubeconfig FILE] [--interval 60s] [--self-heal]
+                               [--force-conflicts] [--registry-host HOST:PORT]
 
 Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
@@ -27,8 +29,18 @@ Options:
   --channel NAME          accept only bundles of this channel (default: any channel)
   --pull-requires-token   require an API token for /v2 and /git (default: anonymous read)
   --tls-cert F, --tls-key F   serve HTTPS
-  --kubeconfig, --interval, --self-heal, --admin-password-file
-                          reserved for cluster reconciling and accounts (not in this version)`,
+  --kubeconfig FILE       reconcile this cluster (default: the in-cluster service account when running in a
+                          pod; otherwise bundles are imported and served and the cluster is left alone)
+  --interval DURATION     how often live objects are compared with the bundle (default 60s, ±10% jitter)
+  --self-heal             re-apply drifted objects, taking fields back from whoever changed them
+  --force-conflicts       when a sync meets fields another field manager owns, take them (default: report)
+  --registry-host H:P     where the cluster pulls images from (default: --registry's host, else this address)
+  --admin-password-file   reserved for accounts (not in this version)
+
+Reconciling: after each import, the bundle's manifest sets and Git manifest paths are applied with server-side
+apply (field manager "airlock", label airlock.dev/owner=CHANNEL), after a server-side dry run of the whole set;
+objects the channel applied before and no longer wants are pruned. GET /api/v1/status and /api/v1/objects show
+sync and health per channel and object.`,
   options: {
     data: { type: 'string' },
     trust: { type: 'string' },
@@ -42,6 +54,8 @@ Options:
     kubeconfig: { type: 'string' },
     interval: { type: 'string' },
     'self-heal': { type: 'boolean' },
+    'force-conflicts': { type: 'boolean' },
+    'registry-host': { type: 'string' },
     'admin-password-file': { type: 'string' },
   },
   async run(values, _positionals, ctx) {
@@ -57,9 +71,11 @@ Options:
       throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
     });
     const log = jsonLogger((line) => ctx.stdout.write(line), ctx.now);
-    for (const reserved of ['kubeconfig', 'interval', 'self-heal', 'admin-password-file']) {
-      if (values[reserved] !== undefined) log.warn(`--${reserved} is accepted but not used by this version`);
-    }
+    if (values['admin-password-file'] !== undefined) log.warn('--admin-password-file is accepted but not used by this version');
+    const intervalText = stringOpt(values, 'interval') ?? '60s';
+    const intervalMs = parseDuration(intervalText);
+    if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval "${intervalText}" is not a duration of at least 1s, like 60s or 5m`);
+    const kubeconfig = stringOpt(values, 'kubeconfig');
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
@@ -71,6 +87,11 @@ Options:
       ...(stringOpt(values, 'channel') ? { channel: stringOpt(values, 'channel') } : {}),
       pullRequiresToken: values['pull-requires-token'] === true,
       ...(certPath && keyPath ? { tls: { cert: await readFile(certPath), key: await readFile(keyPath) } } : {}),
+      ...(kubeconfig ? { kubeconfig: resolve(kubeconfig) } : {}),
+      intervalMs,
+      selfHeal: values['self-heal'] === true,
+      forceConflicts: values['force-conflicts'] === true,
+      ...(stringOpt(values, 'registry-host') ? { registryHost: stringOpt(values, 'registry-host') } : {}),
       log,
       now: ctx.now,
       failpoint: envFailpoint(),

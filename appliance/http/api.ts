@@ -81,8 +81,26 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
     res.json({
       channels: channelStatus(ctx),
       importRunning: imports.current ?? null,
-      reconcile: { enabled: false, reason: 'reconciling the cluster is not available in this version' },
+      reconcile: ctx.reconciler
+        ? { enabled: true, server: ctx.reconciler.opts.cluster.server, intervalSeconds: ctx.reconciler.opts.intervalMs / 1000, selfHeal: ctx.reconciler.opts.selfHeal, registryHost: ctx.reconciler.opts.registryHost }
+        : { enabled: false, reason: ctx.reconcileDisabled ?? 'not configured' },
       trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
+    });
+  });
+
+  router.get('/objects', viewer, (_req, res) => {
+    res.json({
+      enabled: ctx.reconciler !== undefined,
+      channels: (ctx.reconciler?.all() ?? []).map((c) => ({
+        channel: c.channel,
+        rootDigest: c.rootDigest,
+        sync: c.sync,
+        health: c.health,
+        drifted: c.drifted,
+        ...(c.reason ? { reason: c.reason } : {}),
+        checkedAt: c.checkedAt ?? null,
+        objects: c.objects.map(({ drift: _drift, ...o }) => o),
+      })),
     });
   });
 

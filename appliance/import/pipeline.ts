@@ -117,6 +117,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     ctx.failpoint('after-record');
     await finishPublish(ctx);
     state.markApplied(id, now());
+    void ctx.reconciler?.requestSync(contents.statement.channel);
     return { state: 'applied', idempotent: false };
   } catch (caught) {
     const err = input.explain ? await input.explain(caught) : caught;

@@ -40,4 +40,11 @@ export const MIGRATIONS: string[] = [
   CREATE TABLE tokens (id TEXT PRIMARY KEY, hash TEXT NOT NULL UNIQUE, role TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL);
   CREATE TABLE audit (id INTEGER PRIMARY KEY AUTOINCREMENT, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL);
   `,
+  `
+  CREATE TABLE kube_inventory (
+    channel TEXT NOT NULL, key TEXT NOT NULL,
+    api_version TEXT NOT NULL, kind TEXT NOT NULL, namespace TEXT, name TEXT NOT NULL,
+    PRIMARY KEY (channel, key)
+  );
+  `,
 ];

@@ -4,6 +4,7 @@
  * leaves every transaction either wholly applied or not at all. Publishing a bundle is one transaction.
  */
 import Database from 'better-sqlite3';
+import type { InventoryEntry } from '../reconcile/sync.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { Statement } from '../../src/bundle/format.js';
 import type { BundleSummary } from '../../src/bundle/summary.js';
@@ -239,6 +240,23 @@ export class StateStore {
 
   tagsOf(repository: string): string[] {
     return (this.db.prepare('SELECT tag FROM tags WHERE repository = ? ORDER BY tag').all(repository) as { tag: string }[]).map((r) => r.tag);
+  }
+
+  // --- cluster inventory: what each channel applied (what prune may delete) ----------------------------------
+
+  inventory(channel: string): InventoryEntry[] {
+    const rows = this.db.prepare('SELECT key, api_version, kind, namespace, name FROM kube_inventory WHERE channel = ? ORDER BY key').all(channel) as {
+      key: string; api_version: string; kind: string; namespace: string | null; name: string;
+    }[];
+    return rows.map((r) => ({ key: r.key, apiVersion: r.api_version, kind: r.kind, ...(r.namespace ? { namespace: r.namespace } : {}), name: r.name }));
+  }
+
+  setInventory(channel: string, entries: InventoryEntry[]): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM kube_inventory WHERE channel = ?').run(channel);
+      const insert = this.db.prepare('INSERT INTO kube_inventory (channel, key, api_version, kind, namespace, name) VALUES (?, ?, ?, ?, ?, ?)');
+      for (const e of entries) insert.run(channel, e.key, e.apiVersion, e.kind, e.namespace ?? null, e.name);
+    })();
   }
 
   // --- tokens and audit ------------------------------------------------------------------------------------
