@@ -6,3 +6,4 @@ bash test/setup/install-deps.sh
 bash bin/prepare.sh
 node dist/bench/bundle-bench.js "$@"
 node dist/bench/sneakernet-bench.js
+node dist/bench/reconcile-bench.js

@@ -63,9 +63,16 @@ export class Reconciler {
     this.enqueue(() => this.syncAll());
   }
 
-  /** After an import: sync the channel to its new bundle (queued behind any pass already running). */
+  /**
+   * After an import: sync the channel to its new bundle (queued behind any pass already running, which may have
+   * synced it already: then there is nothing to do).
+   */
   requestSync(channel: string): Promise<void> {
-    return this.enqueue(() => this.syncOne(channel));
+    return this.enqueue(async () => {
+      const known = this.channels.get(channel);
+      if (known?.lastSync?.ok && known.rootDigest === this.ctx.state.lastAccepted(channel)?.rootDigest) return;
+      await this.syncOne(channel);
+    });
   }
 
   /** Runs a check pass now (tests; the loop runs them on its own). */
@@ -77,6 +84,7 @@ export class Reconciler {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running;
+    this.opts.cluster.close();
   }
 
   private enqueue(work: () => Promise<void>): Promise<void> {

@@ -11,7 +11,33 @@ import { type FieldDrift, driftOf, renderDrift } from '../../src/kube/diff.js';
 import { type Health, healthOf } from '../../src/kube/health.js';
 import { applyOrder, pruneOrder } from '../../src/kube/order.js';
 import type { KubeObject } from '../../src/manifests/documents.js';
+import { limiter } from '../../src/copy.js';
 import type { Cluster, LiveObject } from './cluster.js';
+
+/** Requests in flight at once within one step of the order (same rank, wave and kind). */
+const CONCURRENCY = 8;
+
+/**
+ * Runs `fn` over objects in their order, one step at a time: a step is a run of objects of the same rank, wave and
+ * kind, whose requests go out concurrently; the next step starts when the step before has finished.
+ */
+async function inSteps<T>(ordered: DesiredObject[], fn: (d: DesiredObject) => Promise<T>): Promise<T[]> {
+  const out: T[] = [];
+  const limit = limiter(CONCURRENCY);
+  let i = 0;
+  while (i < ordered.length) {
+    const first = ordered[i] as DesiredObject;
+    let j = i;
+    while (j < ordered.length && sameStep(first, ordered[j] as DesiredObject)) j++;
+    out.push(...(await Promise.all(ordered.slice(i, j).map((d) => limit(() => fn(d))))));
+    i = j;
+  }
+  return out;
+}
+
+function sameStep(a: DesiredObject, b: DesiredObject): boolean {
+  return a.wave === b.wave && a.object.kind === b.object.kind;
+}
 
 export interface InventoryEntry {
   key: string;
@@ -94,28 +120,28 @@ export async function syncChannel(cluster: Cluster, desired: DesiredObject[], pr
   // and custom resources of new CRDs are checked by their real apply.
   const newNamespaces = new Set<string>();
   for (const d of ordered) if (d.object.kind === 'Namespace' && !(await cluster.get(d.object))) newNamespaces.add(d.object.metadata?.name ?? '');
-  const failures: string[] = [];
-  for (const d of ordered) {
-    const ns = d.object.metadata?.namespace;
-    if (ns && newNamespaces.has(ns)) continue;
-    try {
-      await cluster.apply(d.object, { dryRun: true, force });
-    } catch (err) {
-      failures.push(`${d.origin}: ${errorMessage(err)}`);
-    }
-  }
+  const failures = (
+    await inSteps(ordered, async (d) => {
+      const ns = d.object.metadata?.namespace;
+      if (ns && newNamespaces.has(ns)) return undefined;
+      try {
+        await cluster.apply(d.object, { dryRun: true, force });
+        return undefined;
+      } catch (err) {
+        return `${d.origin}: ${errorMessage(err)}`;
+      }
+    })
+  ).filter((f): f is string => f !== undefined);
   if (failures.length) {
     const conflict = failures.some((f) => f.includes('conflict'));
     throw new AirlockError(conflict ? 'KUBE_CONFLICT' : 'KUBE_INVALID', `the server-side dry run failed, nothing was changed: ${failures.join('; ')}${conflict && !force ? ' (another field manager owns these fields; --force-conflicts takes them over)' : ''}`);
   }
 
-  const applied: string[] = [];
-  const crdsApplied: DesiredObject[] = [];
-  for (const d of ordered) {
+  const applied = await inSteps(ordered, async (d) => {
     await cluster.apply(d.object, { force });
-    applied.push(d.key);
-    if (d.object.kind === 'CustomResourceDefinition') crdsApplied.push(d);
-  }
+    return d.key;
+  });
+  const crdsApplied = ordered.filter((d) => d.object.kind === 'CustomResourceDefinition');
   if (crdsApplied.length) await waitEstablished(cluster, crdsApplied, opts.crdTimeoutMs ?? 30_000);
   const late: DesiredObject[] = [];
   for (const d of deferred) {
@@ -124,10 +150,12 @@ export async function syncChannel(cluster: Cluster, desired: DesiredObject[], pr
     if (!info) throw new AirlockError('KUBE_INVALID', `${d.origin}: ${describeObject(d.object)}: kind ${d.object.kind} is still unknown after its CustomResourceDefinition was established`);
     late.push(placeObject(d, info.namespaced));
   }
-  for (const d of applyOrder(late)) {
-    await cluster.apply(d.object, { force });
-    applied.push(d.key);
-  }
+  applied.push(
+    ...(await inSteps(applyOrder(late), async (d) => {
+      await cluster.apply(d.object, { force });
+      return d.key;
+    })),
+  );
 
   const all = [...ordered, ...late];
   const wanted = new Set(all.map((d) => d.key));
@@ -175,24 +203,26 @@ export interface ObjectStatus {
 
 /** Reads every desired object back (GET only) and compares: drift and health per object. */
 export async function checkChannel(cluster: Cluster, desired: DesiredObject[]): Promise<ObjectStatus[]> {
-  const out: ObjectStatus[] = [];
-  for (const d of desired) {
-    const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '');
-    const placed = info ? placeObject(d, info.namespaced) : d;
-    const live: LiveObject | undefined = info ? await cluster.get(placed.object) : undefined;
-    const h = healthOf(live);
-    const drift = live ? driftOf(placed.object as Record<string, unknown>, live as Record<string, unknown>) : [];
-    const entry = entryOf(placed);
-    out.push({
-      ...entry,
-      origin: d.origin,
-      sync: !live ? 'Missing' : drift.length ? 'OutOfSync' : 'Synced',
-      health: h.health,
-      ...(h.message ? { healthMessage: h.message } : {}),
-      ...(drift.length ? { diff: renderDrift(drift), drift } : {}),
-    });
-  }
-  return out;
+  const limit = limiter(CONCURRENCY);
+  return Promise.all(
+    desired.map((d) =>
+      limit(async (): Promise<ObjectStatus> => {
+        const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '');
+        const placed = info ? placeObject(d, info.namespaced) : d;
+        const live: LiveObject | undefined = info ? await cluster.get(placed.object) : undefined;
+        const h = healthOf(live);
+        const drift = live ? driftOf(placed.object as Record<string, unknown>, live as Record<string, unknown>) : [];
+        return {
+          ...entryOf(placed),
+          origin: d.origin,
+          sync: !live ? 'Missing' : drift.length ? 'OutOfSync' : 'Synced',
+          health: h.health,
+          ...(h.message ? { healthMessage: h.message } : {}),
+          ...(drift.length ? { diff: renderDrift(drift), drift } : {}),
+        };
+      }),
+    ),
+  );
 }
 
 /** Re-applies the given objects (self-heal), taking fields back from whoever changed them. */
