@@ -165,7 +165,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       },
       onPlan: (totalBytes, blobs) => {
         if (totalBytes > free) {
-          throw new AirlockError('IO_ERROR', `not enough free space in ${dirname(out)}: the bundle needs ${formatBytes(totalBytes)}, ${formatBytes(free)} is free (${formatBytes(totalBytes - free)} missing)`);
+          throw new AirlockError('INSUFFICIENT_STORAGE', `not enough free space in ${dirname(out)}: the bundle needs ${formatBytes(totalBytes)}, ${formatBytes(free)} is free (${formatBytes(totalBytes - free)} missing)`);
         }
         onEvent({ type: 'plan', totalBytes, blobs: blobs.length });
       },

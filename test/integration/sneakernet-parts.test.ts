@@ -6,6 +6,8 @@
 import { copyFile, mkdir, readFile, readdir, rename, rm, truncate, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBundle } from '../../bundler/build.js';
+import { parseSpec } from '../../bundler/spec.js';
 import { type Site, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
 import { cli } from '../helpers/cli.js';
 
@@ -34,6 +36,22 @@ async function freshCopy(dir: string, name: string): Promise<string> {
 async function verify(path: string) {
   return cli(['bundle', 'verify', path, '--trust', site.trustPath]);
 }
+
+describe('free space', () => {
+  it('bundle create refuses up front, saying how much is missing, and writes nothing', async () => {
+    await site.bundle({ sequence: 4, name: 'probe' }); // writes the spec file
+    const specPath = join(site.dir, 'airlock.yaml');
+    const spec = parseSpec(await readFile(specPath, 'utf8'), specPath);
+    const out = join(site.dir, 'tight', 'b.airlock');
+    await mkdir(join(site.dir, 'tight'));
+    for (const splitSize of [undefined, PART]) {
+      const err = await buildBundle({ spec, keys: site.trust.release, out, sequence: 4, freeSpace: async () => 10_000, ...(splitSize ? { splitSize } : {}) }).catch((e: unknown) => e as Error);
+      expect(err).toMatchObject({ code: 'INSUFFICIENT_STORAGE' });
+      expect(String(err)).toMatch(/the bundle needs [\d.]+ \w+, 9\.8 KiB is free \([\d.]+ \w+ missing\)/);
+      expect(await readdir(join(site.dir, 'tight'))).toEqual([]);
+    }
+  });
+});
 
 describe('split parts', () => {
   let dir: string;
