@@ -43,7 +43,9 @@ export function evaluateStatement({ envelope, trust, now, channel, lastAccepted 
     return { ok: false, signers, value: statement, error: { code: 'CHANNEL_MISMATCH', message: `the bundle is for channel "${statement.channel}", this site follows "${channel}"` } };
   }
   if (lastAccepted) {
-    if (statement.sequence === lastAccepted.sequence && statement.root.digest === lastAccepted.rootDigest) {
+    // The very content in force (also after an operator re-applied an earlier bundle, when the highest sequence
+    // seen is newer than the bundle in force): nothing to do, and nothing a replay could change.
+    if (statement.root.digest === lastAccepted.rootDigest && statement.sequence <= lastAccepted.sequence) {
       return { ok: true, signers, value: statement, sameAsAccepted: true };
     }
     if (statement.sequence <= lastAccepted.sequence) {
@@ -73,7 +75,8 @@ function parseStatement(bytes: Buffer): Statement | undefined {
       /^sha256:[a-f0-9]{64}$/.test(s.root.digest) &&
       Number.isSafeInteger(s.root.size) &&
       typeof s.root.mediaType === 'string' &&
-      (s.base === undefined || /^sha256:[a-f0-9]{64}$/.test(s.base));
+      (s.base === undefined || /^sha256:[a-f0-9]{64}$/.test(s.base)) &&
+      (s.baseSite === undefined || /^[a-f0-9]{64}$/.test(s.baseSite));
     return ok ? s : undefined;
   } catch {
     return undefined;

@@ -117,6 +117,17 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
     res.type('application/json').set('content-disposition', 'attachment; filename="appliance.pub"').send(`${JSON.stringify(publicPart(ctx.siteKey), null, 2)}\n`);
   });
 
+  // Re-apply a bundle held on site (rollback): answered like an import, followed at /imports/{id}.
+  router.post('/bundles/:root/apply', operator, (req, res) => {
+    try {
+      const started = imports.reapply(req.params.root ?? '');
+      audit(ctx, res, 'bundle.reapply', { id: started.id, root: req.params.root });
+      res.status(202).json({ id: started.id });
+    } catch (err) {
+      sendError(res, err);
+    }
+  });
+
   router.get('/bundles', viewer, (_req, res) => {
     res.json({ bundles: ctx.state.listImports().map(publicImport) });
   });

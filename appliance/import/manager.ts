@@ -8,6 +8,7 @@ import { AirlockError } from '../../src/errors.js';
 import { formatBytes } from '../../src/units.js';
 import type { ApplianceContext } from '../context.js';
 import { type ImportOutcome, type ImportSource, runImport } from './pipeline.js';
+import { reapplyBundle } from './reapply.js';
 
 export class ImportBusy extends Error {
   constructor(readonly runningId: string) {
@@ -45,11 +46,21 @@ export class ImportManager {
    * (for uploads: to drain what the pipeline did not read).
    */
   start(sourceLabel: string, totalBytes: number | null, source: ImportSource, onSettled?: () => void): { id: string; done: Promise<ImportOutcome> } {
+    return this.begin(sourceLabel, totalBytes, (id) => runImport(this.ctx, id, source), onSettled);
+  }
+
+  /** Re-applies a bundle held on site (rollback), as one more entry of the history; same one-at-a-time rule. */
+  reapply(rootDigest: string): { id: string; done: Promise<ImportOutcome> } {
+    if (!this.ctx.state.heldBundleRecord(rootDigest)) throw new AirlockError('NOT_FOUND', `no bundle ${rootDigest} was ever applied here`);
+    return this.begin(`reapply:${rootDigest}`, null, (id) => reapplyBundle(this.ctx, id, rootDigest));
+  }
+
+  private begin(sourceLabel: string, totalBytes: number | null, work: (id: string) => Promise<ImportOutcome>, onSettled?: () => void): { id: string; done: Promise<ImportOutcome> } {
     if (this.running) throw new ImportBusy(this.running.id);
     const id = `imp-${this.ctx.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
     this.ctx.state.createImport(id, sourceLabel, totalBytes, this.ctx.now());
     this.ctx.log.info('import started', { id, source: sourceLabel, totalBytes });
-    const done = runImport(this.ctx, id, source).finally(() => {
+    const done = work(id).finally(() => {
       this.running = undefined;
       onSettled?.();
     });

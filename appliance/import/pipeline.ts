@@ -107,17 +107,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     }
     ctx.failpoint('after-git-mirror');
 
-    state.setStage(id, 'record', now());
-    const summary = summarize(contents.statement, contents.signers, contents.rootIndex, metadata);
-    const { blobs, repositoryBlobs } = visibility(contents.root, contents.rootIndex, metadata);
-    const tags = images.filter((i) => i.tag).map((i) => ({ repository: i.repository, tag: i.tag ?? '', desc: stripAnnotations(i.desc) }));
-    state.publish({ importId: id, statement: contents.statement, summary, blobs, tags, repositoryBlobs, now: now() });
-    state.audit('system', 'bundle.applied', { id, channel: contents.statement.channel, sequence: contents.statement.sequence, root: contents.root.digest }, now());
-    ctx.log.info('bundle applied', { id, name: contents.statement.name, channel: contents.statement.channel, sequence: contents.statement.sequence, root: contents.root.digest });
-    ctx.failpoint('after-record');
-    await finishPublish(ctx);
-    state.markApplied(id, now());
-    void ctx.reconciler?.requestSync(contents.statement.channel);
+    await recordAndFinish(ctx, id, { statement: contents.statement, signers: contents.signers, root: contents.root, rootIndex: contents.rootIndex, metadata }, 'bundle.applied');
     return { state: 'applied', idempotent: false };
   } catch (caught) {
     const err = input.explain ? await input.explain(caught) : caught;
@@ -155,6 +145,36 @@ async function checkPrerequisites(ctx: ApplianceContext, snapshots: GitSnapshot[
     if (lacking.length) missing.push(`git ${snap.config.name}: ${lacking.join(', ')}`);
   }
   if (missing.length) throw new AirlockError('BASE_MISSING', `this delta bundle needs commits that are not held here: ${missing.join('; ')}`);
+}
+
+export interface RecordInput {
+  statement: Statement;
+  signers: string[];
+  root: Descriptor;
+  rootIndex: OciIndex;
+  metadata: (digest: string) => Uint8Array | undefined;
+}
+
+/**
+ * `record` (one transaction makes the bundle the one in force: blobs and tags visible), then `finish` (Git refs
+ * and external tags move), then `applied`, then a sync of the cluster. Shared by imports and re-applies.
+ */
+export async function recordAndFinish(ctx: ApplianceContext, id: string, input: RecordInput, action: string): Promise<void> {
+  const { state, now } = ctx;
+  const { statement, root } = input;
+  state.setStage(id, 'record', now());
+  const summary = summarize(statement, input.signers, input.rootIndex, input.metadata);
+  const { blobs, repositoryBlobs } = visibility(root, input.rootIndex, input.metadata);
+  const tags = imagesIn(input.rootIndex)
+    .filter((i) => i.tag)
+    .map((i) => ({ repository: i.repository, tag: i.tag ?? '', desc: stripAnnotations(i.desc) }));
+  state.publish({ importId: id, statement, summary, blobs, tags, repositoryBlobs, now: now() });
+  state.audit('system', action, { id, channel: statement.channel, sequence: statement.sequence, root: root.digest }, now());
+  ctx.log.info(action === 'bundle.applied' ? 'bundle applied' : 'bundle re-applied', { id, name: statement.name, channel: statement.channel, sequence: statement.sequence, root: root.digest });
+  ctx.failpoint('after-record');
+  await finishPublish(ctx);
+  state.markApplied(id, now());
+  void ctx.reconciler?.requestSync(statement.channel);
 }
 
 /** Moves Git refs and external registry tags to the bundles in force. Idempotent; run after every publish and at start. */

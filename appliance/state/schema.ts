@@ -47,4 +47,8 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (channel, key)
   );
   `,
+  `
+  ALTER TABLE channels ADD COLUMN max_sequence INTEGER;
+  UPDATE channels SET max_sequence = sequence;
+  `,
 ];

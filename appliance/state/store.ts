@@ -160,9 +160,21 @@ export class StateStore {
 
   // --- bundles and channels -------------------------------------------------------------------------------
 
+  /**
+   * What rollback protection compares with: the highest sequence ever accepted on the channel (a re-applied
+   * earlier bundle does not lower it) and the root in force.
+   */
   lastAccepted(channel: string): { sequence: number; rootDigest: string } | undefined {
-    const row = this.db.prepare('SELECT sequence, root_digest FROM channels WHERE channel = ?').get(channel) as { sequence: number; root_digest: string } | undefined;
-    return row ? { sequence: row.sequence, rootDigest: row.root_digest } : undefined;
+    const row = this.db.prepare('SELECT sequence, max_sequence, root_digest FROM channels WHERE channel = ?').get(channel) as { sequence: number; max_sequence: number | null; root_digest: string } | undefined;
+    return row ? { sequence: Math.max(row.sequence, row.max_sequence ?? 0), rootDigest: row.root_digest } : undefined;
+  }
+
+  /** A bundle applied here before, with what its statement said, or undefined. */
+  heldBundleRecord(rootDigest: string): { name: string; channel: string; sequence: number; created: string; expires: string | null; summary: BundleSummary } | undefined {
+    const row = this.db.prepare('SELECT name, channel, sequence, created, expires, summary FROM bundles WHERE root_digest = ?').get(rootDigest) as
+      | { name: string; channel: string; sequence: number; created: string; expires: string | null; summary: string }
+      | undefined;
+    return row ? { ...row, summary: JSON.parse(row.summary) as BundleSummary } : undefined;
   }
 
   /** Everything a bundle makes visible, in one transaction, and the import marked applied. */
@@ -172,8 +184,8 @@ export class StateStore {
     this.db.transaction(() => {
       this.db.prepare('INSERT OR IGNORE INTO bundles (root_digest, name, channel, sequence, created, expires, summary, import_id, first_applied_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)')
         .run(statement.root.digest, statement.name, statement.channel, statement.sequence, statement.created, statement.expires ?? null, JSON.stringify(summary), importId, at);
-      this.db.prepare('INSERT INTO channels (channel, sequence, root_digest, applied_at) VALUES (?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET sequence = excluded.sequence, root_digest = excluded.root_digest, applied_at = excluded.applied_at')
-        .run(statement.channel, statement.sequence, statement.root.digest, at);
+      this.db.prepare('INSERT INTO channels (channel, sequence, max_sequence, root_digest, applied_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(channel) DO UPDATE SET sequence = excluded.sequence, max_sequence = MAX(COALESCE(channels.max_sequence, channels.sequence), excluded.max_sequence), root_digest = excluded.root_digest, applied_at = excluded.applied_at')
+        .run(statement.channel, statement.sequence, statement.sequence, statement.root.digest, at);
       const blob = this.db.prepare('INSERT OR IGNORE INTO blobs (digest, size, media_type) VALUES (?, ?, ?)');
       for (const d of input.blobs) blob.run(d.digest, d.size, d.mediaType);
       this.db.prepare('DELETE FROM tags WHERE channel = ?').run(statement.channel);

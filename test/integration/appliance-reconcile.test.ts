@@ -5,7 +5,7 @@
  * reason, then recovers. Without a kubeconfig the appliance says it does not reconcile.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Site, api, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
+import { type Site, api, importPath, makeSite, start, waitImport } from '../helpers/appliance-fixture.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
 
 let site: Site;
@@ -142,6 +142,31 @@ describe('a bundle with an object that cannot be applied', () => {
     expect(c.reason).toContain('platform:clusters/store/bad.yaml:1: ConfigMap bad has no apiVersion');
     expect(app.ctx.reconciler?.opts.cluster.requests.write).toBe(writes);
     expect((await cm('a'))?.data).toEqual({ v: '2' });
+  });
+});
+
+describe('re-applying a bundle held on site (rollback)', () => {
+  it('goes through the same publish and sync, keeps rollback protection, and re-importing it is idempotent', async () => {
+    const history = await api<{ bundles: { rootDigest: string; sequence: number; state: string }[] }>(app.url, app.token, '/api/v1/bundles');
+    const first = history.body.bundles.find((b) => b.sequence === 1 && b.state === 'applied');
+    expect(first).toBeDefined();
+    const started = await api<{ id: string }>(app.url, app.token, `/api/v1/bundles/${first?.rootDigest}/apply`, { method: 'POST' });
+    expect(started.status).toBe(202);
+    const record = await waitImport(app.url, app.token, started.body.id);
+    expect(record).toMatchObject({ state: 'applied', sequence: 1 });
+    const c = await until('rollback sync', async () => {
+      const v = await channel();
+      return v?.sequence === 1 && v.sync === 'Synced' && v.lastSync?.ok && v;
+    });
+    expect(c.rootDigest).toBe(first?.rootDigest);
+    expect((await cm('a'))?.data).toEqual({ v: '1' });
+    expect(await cm('old')).toBeDefined();
+    expect(await cm('bad')).toBeUndefined();
+
+    expect(await importPath(app.url, app.token, 'seq-1.airlock')).toMatchObject({ state: 'applied', idempotent: true });
+    expect(await importPath(app.url, app.token, 'seq-2.airlock')).toMatchObject({ state: 'failed', error: { code: 'ROLLBACK' } });
+    const unknown = await api(app.url, app.token, `/api/v1/bundles/sha256:${'f'.repeat(64)}/apply`, { method: 'POST' });
+    expect(unknown.status).toBe(404);
   });
 });
 

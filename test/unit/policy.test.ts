@@ -66,6 +66,7 @@ describe('evaluateStatement (trust policy, table)', () => {
     ['older sequence (replay)', { sequence: 11, rootDigest: D2 }, false, 'ROLLBACK'],
     ['same sequence, other root', { sequence: 10, rootDigest: D2 }, false, 'ROLLBACK'],
     ['same sequence, same root (idempotent)', { sequence: 10, rootDigest: D }, true, undefined],
+    ['the root in force after a re-apply of it, newer sequences seen since (idempotent)', { sequence: 12, rootDigest: D }, true, undefined],
     ['newer sequence', { sequence: 9, rootDigest: D2 }, true, undefined],
   ])('rollback protection: %s', (_name, lastAccepted, ok, code) => {
     const verdict = evaluateStatement({ envelope: envelope([a!]), trust: trust(1), now, lastAccepted });
