@@ -16,6 +16,7 @@ import { buildManifestTar } from '../src/manifests/manifest-tar.js';
 import { jsonLogger } from '../appliance/context.js';
 import { startAppliance } from '../appliance/server.js';
 import { loadTrustRoot } from '../keys/trust-root.js';
+import { kubeCached, startCluster } from '../test/helpers/kube.js';
 import { main } from './main.js';
 
 const dir = resolve(process.argv[2] ?? 'demo');
@@ -114,13 +115,18 @@ manifests:
   await onSite(k);
 }
 
-/** The on-site half: an appliance on a free port, the bundle uploaded to it, and where to pull from. */
+/**
+ * The on-site half: an appliance on a free port, the bundle uploaded to it, and where to pull from. When the local
+ * Kubernetes API server the tests use is built (npm test builds it once), the appliance also reconciles it.
+ */
 async function onSite(k: (name: string) => string): Promise<void> {
+  const cluster = (await kubeCached()) ? await startCluster() : undefined;
   const appliance = await startAppliance({
     dataDir: k('appliance'),
     trust: loadTrustRoot(await readFile(k('root.json'), 'utf8'), new Date(), 'root.json'),
     port: 0,
     log: jsonLogger(() => undefined),
+    ...(cluster ? { kubeconfig: cluster.kubeconfig, intervalMs: 10_000, selfHeal: true } : {}),
   });
   process.stdout.write(`\nappliance started at ${appliance.url} (data in ${k('appliance')})\n`);
   await run(['appliance', 'import', k('store-edge.airlock'), '--server', appliance.url, '--token-file', appliance.adminTokenPath, '--wait']);
@@ -140,12 +146,36 @@ async function onSite(k: (name: string) => string): Promise<void> {
       '',
     ].join('\n'),
   );
+  if (cluster) await showCluster(appliance.url, token, cluster.kubeconfig);
+  else process.stdout.write('cluster:  not reconciled (run `npm test` once: it builds a local Kubernetes API server, and the demo then syncs it too)\n\n');
   if (process.stdout.isTTY) {
     process.stdout.write('The appliance keeps running; press Ctrl-C to stop it.\n');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
   }
   await appliance.close();
+  await cluster?.stop();
   process.stdout.write('Done.\n');
+}
+
+/** Waits for the first sync of the demo bundle and shows what the cluster now holds. */
+async function showCluster(url: string, token: string, kubeconfig: string): Promise<void> {
+  interface Objects { channels: { sync: string; health: string; reason?: string; objects: { kind: string; namespace?: string; name: string; sync: string; health: string }[] }[] }
+  const deadline = Date.now() + 60_000;
+  let view: Objects['channels'][number] | undefined;
+  while (Date.now() < deadline) {
+    view = ((await (await fetch(`${url}/api/v1/objects`, { headers: { authorization: `Bearer ${token}` } })).json()) as Objects).channels[0];
+    if (view && view.objects.length) break;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  if (!view) throw new Error('the cluster was not synced within a minute');
+  process.stdout.write(
+    [
+      `cluster:  ${view.sync}, ${view.health}${view.reason ? ` (${view.reason})` : ''}; a local kube-apiserver without kubelet, so workloads stay Progressing`,
+      ...view.objects.map((o) => `  ${o.sync.padEnd(9)} ${o.health.padEnd(11)} ${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`),
+      `  try:    kubectl --kubeconfig ${kubeconfig} -n store get deploy web -o jsonpath='{.spec.template.spec.containers[0].image}'`,
+      '',
+    ].join('\n'),
+  );
 }
 
 demo().catch((err: unknown) => {

@@ -7,8 +7,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { run } from './exec.js';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { exec, run } from './exec.js';
 import { freePort } from './registry.js';
 
 export interface TestCluster {
@@ -24,10 +26,21 @@ export interface TestCluster {
   stop(): Promise<void>;
 }
 
+/** test/setup/kube-build.sh, found from here whether this file runs from source or from dist/. */
+const BUILD_SCRIPT = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return join(dir, 'test', 'setup', 'kube-build.sh');
+})();
+
 /** The cached binaries' directory (builds them on a cold machine; about 8 to 12 minutes). */
 export async function kubeBinaries(): Promise<string> {
-  const script = join(process.cwd(), 'test', 'setup', 'kube-build.sh');
-  return (await run('bash', [script])).trim().split('\n').pop() ?? '';
+  return (await run('bash', [BUILD_SCRIPT])).trim().split('\n').pop() ?? '';
+}
+
+/** Whether the binaries are built and cached already (nothing is built). */
+export async function kubeCached(): Promise<boolean> {
+  return (await exec('bash', [BUILD_SCRIPT, '--check'])).code === 0;
 }
 
 function started(child: ChildProcess, name: string, log: () => string): void {
