@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exec, run } from './exec.js';
@@ -106,17 +107,27 @@ export async function startCluster(): Promise<TestCluster> {
     `--token-auth-file=${join(dir, 'tokens.csv')}`, '--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount',
     '--endpoint-reconciler-type=none', '--v=0',
   ];
-  const request = async (path: string, init: RequestInit = {}) => {
-    // The test server's certificate is self-signed: allow it for these requests only.
-    const saved = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
-    try {
-      return await fetch(`${server}${path}`, { ...init, headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined) } });
-    } finally {
-      if (saved === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
-      else process.env.NODE_TLS_REJECT_UNAUTHORIZED = saved;
-    }
-  };
+  // The test server's certificate is self-signed: these requests (only these) skip its verification.
+  const request = (path: string, init: RequestInit = {}) =>
+    new Promise<Response>((resolve, reject) => {
+      const body = typeof init.body === 'string' ? init.body : undefined;
+      const req = httpsRequest(
+        `${server}${path}`,
+        {
+          method: init.method ?? 'GET',
+          rejectUnauthorized: false,
+          headers: { authorization: `Bearer ${token}`, ...(init.headers as Record<string, string> | undefined), ...(body ? { 'content-length': String(Buffer.byteLength(body)) } : {}) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve(new Response(Buffer.concat(chunks), { status: res.statusCode ?? 0 })));
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
   const startApiServer = async () => {
     api = spawnLogged(join(bin, 'kube-apiserver'), apiArgs);
     started(api.child, 'kube-apiserver', api.log);
