@@ -1,7 +1,8 @@
 /**
  * SHA-256 on a worker thread, for a second hash over bytes the main thread is already busy with (split parts are
- * hashed while the bundle's own blobs are hashed and written). Chunks are copied to the worker; at most
- * `maxPendingBytes` are in flight, so memory stays bounded when the worker falls behind.
+ * hashed while the bundle's own blobs are hashed and written). Chunks are copied into 1 MiB batches, each handed
+ * to the worker whole (a message per small chunk costs more than the hashing); at most `maxPendingBytes` are in
+ * flight, so memory stays bounded when the worker falls behind.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -20,6 +21,8 @@ parentPort.on('message', (m) => {
   }
 });
 `;
+
+const BATCH = 1024 * 1024;
 
 export class OffThreadHash {
   private readonly worker = new Worker(WORKER_SOURCE, { eval: true });
@@ -51,21 +54,38 @@ export class OffThreadHash {
     else this.worker.unref();
   }
 
-  /** Queues a copy of `chunk`; waits when too many bytes are already queued. */
+  private batch = new Uint8Array(BATCH);
+  private filled = 0;
+
+  /** Copies `chunk` into the current batch; hands full batches over; waits when too many bytes are queued. */
   async update(chunk: Uint8Array): Promise<void> {
     if (this.failure) throw this.failure;
-    const copy = new Uint8Array(chunk.length);
-    copy.set(chunk);
-    this.pending += copy.length;
-    this.worker.postMessage({ data: copy }, [copy.buffer]);
-    this.holdProcess();
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(BATCH - this.filled, chunk.length - offset);
+      this.batch.set(chunk.subarray(offset, offset + take), this.filled);
+      this.filled += take;
+      offset += take;
+      if (this.filled === BATCH) this.flush();
+    }
     while (this.pending > this.maxPendingBytes && !this.failure) await new Promise<void>((resolve) => this.waiters.push(resolve));
     if (this.failure) throw this.failure;
+  }
+
+  private flush(): void {
+    if (!this.filled) return;
+    const data = this.filled === BATCH ? this.batch : this.batch.slice(0, this.filled);
+    this.pending += data.length;
+    this.worker.postMessage({ data }, [data.buffer]);
+    this.batch = new Uint8Array(BATCH);
+    this.filled = 0;
+    this.holdProcess();
   }
 
   /** The hex digest of everything updated since the last digest; the hash starts afresh. */
   digest(): Promise<string> {
     if (this.failure) return Promise.reject(this.failure);
+    this.flush();
     return new Promise((resolve) => {
       this.digests.push(resolve);
       this.worker.postMessage({});

@@ -100,6 +100,12 @@ export interface ChildAppliance {
   stop(): Promise<void>;
 }
 
+/** Every appliance process a test started: killed when the test process ends, even after a failed test. */
+const children = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
 /** The appliance as a real process (`airlock appliance serve`), for kill -9 tests. */
 export async function spawnAppliance(site: Site, dataDir: string, env: Record<string, string> = {}): Promise<ChildAppliance> {
   const port = await freePort();
@@ -107,6 +113,8 @@ export async function spawnAppliance(site: Site, dataDir: string, env: Record<st
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
+  children.add(child);
+  child.once('exit', () => children.delete(child));
   let output = '';
   child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
