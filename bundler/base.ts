@@ -67,7 +67,7 @@ async function receiptText(path: string): Promise<string | undefined> {
  * base's left-out blobs included: the site needed them to import it). Only the head of the archive is read.
  */
 async function bundleBase(path: string, channel: string): Promise<DeltaBase> {
-  const opened = await openBundleSource(path, { readIndex: unverifiedPartsIndex, highWaterMark: 256 * 1024 });
+  const opened = await openBundleSource(path, { readIndex: unverifiedPartsIndex, highWaterMark: 256 * 1024, hashParts: false });
   try {
     const contents = await readBundle({ source: opened.source, verifyStatement: unverifiedStatement, metadataOnly: true });
     if (contents.statement.channel !== channel) {

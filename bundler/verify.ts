@@ -57,7 +57,7 @@ export interface InspectReport extends BundleSummary {
 
 /** Reads the signed metadata at the head of the archive; signatures are listed, not checked (use verify). */
 export async function inspectBundleFile(path: string): Promise<InspectReport> {
-  const opened = await openBundleSource(path, { readIndex: unverifiedPartsIndex, highWaterMark: 256 * 1024 });
+  const opened = await openBundleSource(path, { readIndex: unverifiedPartsIndex, highWaterMark: 256 * 1024, hashParts: false });
   try {
     const contents = await readBundle({ source: opened.source, verifyStatement: unverifiedStatement, metadataOnly: true });
     const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
