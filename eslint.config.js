@@ -13,4 +13,9 @@ export default tseslint.config(
       '@typescript-eslint/consistent-type-imports': 'error',
     },
   },
+  {
+    // The web UI's one browser script (served as is, no build step).
+    files: ['appliance/ui/static/**/*.js'],
+    languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', XMLHttpRequest: 'readonly', EventSource: 'readonly', fetch: 'readonly' } },
+  },
 );

@@ -2,7 +2,8 @@
  * The appliance process: data directory, state, blob store, Git mirror, the import manager and the HTTP server
  * (API, embedded registry, Git smart HTTP). Start-up completes or abandons whatever a crash interrupted.
  */
-import { mkdir } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -18,6 +19,9 @@ import { GitMirror } from './git/mirror.js';
 import { gitHttpHandler } from './git/http-backend.js';
 import { apiRouter } from './http/api.js';
 import { callerOf, hashToken, newToken } from './http/auth.js';
+import { hashPassword, passwordProblem } from './http/passwords.js';
+import { uiRouter } from './ui/router.js';
+import { AirlockError } from '../src/errors.js';
 import { ImportManager } from './import/manager.js';
 import { finishPublish } from './import/pipeline.js';
 import { Cluster } from './reconcile/cluster.js';
@@ -50,6 +54,8 @@ export interface ApplianceOptions {
   intervalMs?: number;
   selfHeal?: boolean;
   forceConflicts?: boolean;
+  /** A file holding the password of the `admin` web UI account, created at first start. */
+  adminPasswordFile?: string;
   /** host:port the cluster pulls images from (default: --registry's host, else this appliance's address). */
   registryHost?: string;
   /** Free bytes in the data directory (statfs by default). */
@@ -64,6 +70,25 @@ export interface RunningAppliance {
   /** Set on first start only: the admin token written to DATA/admin-token. */
   adminTokenPath: string;
   close(): Promise<void>;
+}
+
+/**
+ * At first start, the web UI's `admin` account: its password from --admin-password-file, or else a one-time setup
+ * link (valid 24 hours) in the log.
+ */
+async function firstAccount(ctx: ApplianceContext, url: string, passwordFile: string | undefined): Promise<void> {
+  if (ctx.state.accounts.userCount() > 0) return;
+  if (passwordFile) {
+    const password = (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    const problem = passwordProblem(password);
+    if (problem) throw new AirlockError('USAGE', `--admin-password-file ${passwordFile}: ${problem}`);
+    ctx.state.accounts.putUser('admin', 'admin', await hashPassword(password), ctx.now());
+    ctx.log.info('first start: created the admin account of the web UI', { passwordFile });
+    return;
+  }
+  const token = randomBytes(24).toString('base64url');
+  ctx.state.accounts.addSetupToken(hashToken(token), new Date(ctx.now().getTime() + 24 * 3600_000));
+  ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${token}` });
 }
 
 export async function startAppliance(opts: ApplianceOptions): Promise<RunningAppliance> {
@@ -108,6 +133,9 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     next();
   });
   app.use('/api/v1', apiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}) }));
+  let registryHost = '';
+  app.use('/ui', uiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}), secure: Boolean(opts.tls), registryHost: () => registryHost }));
+  app.get('/', (_req, res) => res.redirect(303, '/ui/'));
   const pullAuth = (req: Request, res: Response, next: NextFunction) => {
     if (!opts.pullRequiresToken || callerOf(req, state)) return next();
     res.status(401).set('www-authenticate', 'Bearer realm="airlock"').json({ errors: [{ code: 'UNAUTHORIZED', message: 'a token is required' }] });
@@ -125,7 +153,9 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`;
-  log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, externalRegistry: opts.registry ?? null });
+  registryHost = `${host}:${address.port}`;
+  log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, ui: `${url}/ui/`, externalRegistry: opts.registry ?? null });
+  await firstAccount(ctx, url, opts.adminPasswordFile);
 
   const cluster = Cluster.connect(opts.kubeconfig, opts.env ?? process.env);
   if (cluster) {

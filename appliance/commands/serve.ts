@@ -15,7 +15,7 @@ export const applianceServe: Command = {
                                [--tls-cert F --tls-key F] [--kubeconfig FILE] [--interval 60s] [--self-heal]
                                [--force-conflicts] [--registry-host HOST:PORT]
 
-Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
+Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
 On first start writes DIR/admin-token (mode 0600): an API token with the admin role. Logs one JSON line per
 event on stdout. Stops cleanly on SIGTERM or SIGINT.
@@ -35,7 +35,8 @@ Options:
   --self-heal             re-apply drifted objects, taking fields back from whoever changed them
   --force-conflicts       when a sync meets fields another field manager owns, take them (default: report)
   --registry-host H:P     where the cluster pulls images from (default: --registry's host, else this address)
-  --admin-password-file   reserved for accounts (not in this version)
+  --admin-password-file F the web UI's admin password, read at first start (default: a one-time setup link
+                          is printed in the log)
 
 Reconciling: after each import, the bundle's manifest sets and Git manifest paths are applied with server-side
 apply (field manager "airlock", label airlock.dev/owner=CHANNEL), after a server-side dry run of the whole set;
@@ -71,7 +72,6 @@ sync and health per channel and object.`,
       throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
     });
     const log = jsonLogger((line) => ctx.stdout.write(line), ctx.now);
-    if (values['admin-password-file'] !== undefined) log.warn('--admin-password-file is accepted but not used by this version');
     const intervalText = stringOpt(values, 'interval') ?? '60s';
     const intervalMs = parseDuration(intervalText);
     if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval "${intervalText}" is not a duration of at least 1s, like 60s or 5m`);
@@ -88,6 +88,7 @@ sync and health per channel and object.`,
       pullRequiresToken: values['pull-requires-token'] === true,
       ...(certPath && keyPath ? { tls: { cert: await readFile(certPath), key: await readFile(keyPath) } } : {}),
       ...(kubeconfig ? { kubeconfig: resolve(kubeconfig) } : {}),
+      ...(stringOpt(values, 'admin-password-file') ? { adminPasswordFile: resolve(stringOpt(values, 'admin-password-file') ?? '') } : {}),
       intervalMs,
       selfHeal: values['self-heal'] === true,
       forceConflicts: values['force-conflicts'] === true,

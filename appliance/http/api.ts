@@ -77,6 +77,32 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
     res.json(publicImport(record));
   });
 
+  // Server-sent events: the import record whenever it changes, until it ends.
+  router.get('/imports/:id/events', viewer, (req, res) => {
+    const id = req.params.id ?? '';
+    if (!ctx.state.getImport(id)) {
+      res.status(404).json({ error: { code: 'NOT_FOUND', message: `no import ${id}` } });
+      return;
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' });
+    let last = '';
+    const tick = () => {
+      const record = ctx.state.getImport(id);
+      const text = JSON.stringify(record ? publicImport(record) : null);
+      if (text !== last) {
+        res.write(`data: ${text}\n\n`);
+        last = text;
+      }
+      if (!record || record.state !== 'running') {
+        clearInterval(timer);
+        res.end();
+      }
+    };
+    const timer = setInterval(tick, 200);
+    req.on('close', () => clearInterval(timer));
+    tick();
+  });
+
   router.get('/status', viewer, (_req, res) => {
     res.json({
       channels: channelStatus(ctx),

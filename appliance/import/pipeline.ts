@@ -54,7 +54,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
             ...(ctx.channel ? { channel: ctx.channel } : {}),
             ...(lastAccepted ? { lastAccepted } : {}),
           })(text);
-          state.setStatement(id, verified.statement, verified.signers);
+          state.setStatement(id, verified.statement, verified.signers, lastAccepted?.rootDigest);
           input.checkRoot?.(verified.statement.root.digest);
           if (verified.sameAsAccepted) throw new AlreadyInForce();
           checkDeltaBase(ctx, verified.statement);

@@ -34,7 +34,7 @@ export async function reapplyBundle(ctx: ApplianceContext, id: string, rootDiges
       ...(held.expires ? { expires: held.expires } : {}),
       root,
     };
-    state.setStatement(id, statement, held.summary.signers);
+    state.setStatement(id, statement, held.summary.signers, state.lastAccepted(held.channel)?.rootDigest);
     const rootIndex = parseJson<OciIndex>(metadata.get(rootDigest) ?? Buffer.alloc(0), 'the bundle root');
     await recordAndFinish(ctx, id, { statement, signers: held.summary.signers, root, rootIndex, metadata: lookup }, 'bundle.reapplied');
     return { state: 'applied', idempotent: false };

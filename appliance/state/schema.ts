@@ -51,4 +51,10 @@ export const MIGRATIONS: string[] = [
   ALTER TABLE channels ADD COLUMN max_sequence INTEGER;
   UPDATE channels SET max_sequence = sequence;
   `,
+  `
+  CREATE TABLE users (name TEXT PRIMARY KEY, role TEXT NOT NULL, password TEXT NOT NULL, created_at TEXT NOT NULL);
+  CREATE TABLE sessions (hash TEXT PRIMARY KEY, user TEXT NOT NULL, csrf TEXT NOT NULL, created_at TEXT NOT NULL, expires_at TEXT NOT NULL);
+  CREATE TABLE setup_tokens (hash TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
+  ALTER TABLE imports ADD COLUMN previous_root TEXT;
+  `,
 ];

@@ -8,6 +8,7 @@ import type { InventoryEntry } from '../reconcile/sync.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { Statement } from '../../src/bundle/format.js';
 import type { BundleSummary } from '../../src/bundle/summary.js';
+import { AccountStore } from './accounts.js';
 import { MIGRATIONS } from './schema.js';
 
 export type ImportState = 'running' | 'applied' | 'failed';
@@ -30,6 +31,8 @@ export interface ImportRecord {
   sequence: number | null;
   rootDigest: string | null;
   base: string | null;
+  /** The bundle in force on the channel when this one was verified. */
+  previousRoot: string | null;
   signers: string[];
   stages: StageTiming[];
   error: { code: string; message: string } | null;
@@ -58,11 +61,13 @@ interface ImportRow {
   id: string; state: ImportState; stage: string; source: string; bytes: number; total_bytes: number | null;
   name: string | null; channel: string | null; sequence: number | null; root_digest: string | null; base: string | null;
   signers: string; stages: string; error_code: string | null; error_message: string | null; idempotent: number;
-  started_at: string; finished_at: string | null;
+  started_at: string; finished_at: string | null; previous_root?: string | null;
 }
 
 export class StateStore {
   private readonly db: Database.Database;
+  /** Web UI accounts and sessions. */
+  readonly accounts: AccountStore;
 
   constructor(path: string) {
     this.db = new Database(path);
@@ -75,6 +80,7 @@ export class StateStore {
         this.db.pragma(`user_version = ${v + 1}`);
       })();
     }
+    this.accounts = new AccountStore(this.db);
   }
 
   close(): void {
@@ -102,9 +108,10 @@ export class StateStore {
     this.db.prepare('UPDATE imports SET stage = ?, stages = ? WHERE id = ?').run(stage, JSON.stringify(stages), id);
   }
 
-  setStatement(id: string, statement: Statement, signers: string[]): void {
-    this.db.prepare('UPDATE imports SET name = ?, channel = ?, sequence = ?, root_digest = ?, base = ?, signers = ? WHERE id = ?')
-      .run(statement.name, statement.channel, statement.sequence, statement.root.digest, statement.base ?? null, JSON.stringify(signers), id);
+  /** What the verified statement says, and which bundle was in force on its channel then (for the report). */
+  setStatement(id: string, statement: Statement, signers: string[], previousRoot?: string): void {
+    this.db.prepare('UPDATE imports SET name = ?, channel = ?, sequence = ?, root_digest = ?, base = ?, signers = ?, previous_root = ? WHERE id = ?')
+      .run(statement.name, statement.channel, statement.sequence, statement.root.digest, statement.base ?? null, JSON.stringify(signers), previousRoot ?? null, id);
   }
 
   failImport(id: string, code: string, message: string, now: Date): void {
@@ -288,6 +295,12 @@ export class StateStore {
   audit(actor: string, action: string, detail: unknown, now: Date): void {
     this.db.prepare('INSERT INTO audit (at, actor, action, detail) VALUES (?, ?, ?, ?)').run(now.toISOString(), actor, action, JSON.stringify(detail));
   }
+
+  /** The audit log, newest first. */
+  auditLog(limit = 200): { at: string; actor: string; action: string; detail: unknown }[] {
+    const rows = this.db.prepare('SELECT at, actor, action, detail FROM audit ORDER BY id DESC LIMIT ?').all(limit) as { at: string; actor: string; action: string; detail: string }[];
+    return rows.map((r) => ({ ...r, detail: JSON.parse(r.detail) as unknown }));
+  }
 }
 
 function toRecord(r: ImportRow): ImportRecord {
@@ -302,6 +315,7 @@ function toRecord(r: ImportRow): ImportRecord {
     sequence: r.sequence,
     rootDigest: r.root_digest,
     base: r.base,
+    previousRoot: r.previous_root ?? null,
     signers: JSON.parse(r.signers) as string[],
     stages: JSON.parse(r.stages) as StageTiming[],
     error: r.error_code ? { code: r.error_code, message: r.error_message ?? '' } : null,

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real components the tests use, from Debian's packages, when they are missing:
-# docker-registry (CNCF distribution), skopeo, containerd (ctr), git, openssl, GNU time, htpasswd.
+# docker-registry (CNCF distribution), skopeo, containerd (ctr), git, openssl, GNU time, htpasswd, and Chromium for
+# the web UI's browser tests (driven by playwright-core).
 set -euo pipefail
 need=()
 command -v docker-registry >/dev/null || need+=(docker-registry)
@@ -10,6 +11,7 @@ command -v openssl >/dev/null || need+=(openssl)
 command -v htpasswd >/dev/null || need+=(apache2-utils)
 command -v containerd >/dev/null || need+=(containerd)
 [ -x /usr/bin/time ] || need+=(time)
+[ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0

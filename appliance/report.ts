@@ -1,0 +1,79 @@
+/**
+ * The verification report of an import: who signed (key ids and the names the trust root gives them), sequence,
+ * created and expiry, and what changes against the bundle that was in force: images added and removed, Git
+ * commits, objects added, changed and removed.
+ */
+import { stat } from 'node:fs/promises';
+import type { BundleSummary } from '../src/bundle/summary.js';
+import { MediaType } from '../src/descriptor.js';
+import { desiredObjects } from '../src/kube/desired.js';
+import type { ApplianceContext } from './context.js';
+import { bundleDocuments } from './reconcile/bundle-objects.js';
+import type { ImportRecord } from './state/store.js';
+
+export interface VerificationReport {
+  signers: { keyid: string; name?: string }[];
+  name: string | null;
+  channel: string | null;
+  sequence: number | null;
+  created?: string;
+  expires?: string;
+  rootDigest: string | null;
+  previousRoot: string | null;
+  changes?: {
+    imagesAdded: string[];
+    imagesRemoved: string[];
+    git: { name: string; from?: string; to: string }[];
+    objectsAdded: string[];
+    objectsChanged: string[];
+    objectsRemoved: string[];
+  };
+}
+
+export async function verificationReport(ctx: ApplianceContext, record: ImportRecord): Promise<VerificationReport> {
+  const held = record.rootDigest ? ctx.state.heldBundleRecord(record.rootDigest) : undefined;
+  const report: VerificationReport = {
+    signers: record.signers.map((keyid) => ({ keyid, ...(ctx.trust.keys[keyid]?.name ? { name: ctx.trust.keys[keyid]?.name } : {}) })),
+    name: record.name,
+    channel: record.channel,
+    sequence: record.sequence,
+    ...(held ? { created: held.created, ...(held.expires ? { expires: held.expires } : {}) } : {}),
+    rootDigest: record.rootDigest,
+    previousRoot: record.previousRoot,
+  };
+  if (!held || !record.rootDigest) return report;
+  const before = record.previousRoot ? ctx.state.heldBundleRecord(record.previousRoot) : undefined;
+  const images = (s: BundleSummary | undefined) => new Set((s?.images ?? []).map((i) => `${i.ref}@${i.digest}`));
+  const now = images(held.summary);
+  const then = images(before?.summary);
+  const objectsNow = await objectsOf(ctx, record.rootDigest, held.channel);
+  const objectsThen = record.previousRoot && before ? await objectsOf(ctx, record.previousRoot, held.channel) : new Map<string, string>();
+  report.changes = {
+    imagesAdded: [...now].filter((i) => !then.has(i)),
+    imagesRemoved: [...then].filter((i) => !now.has(i)),
+    git: held.summary.git
+      .map((g) => ({ name: g.name, to: g.commit, from: before?.summary.git.find((b) => b.name === g.name)?.commit }))
+      .filter((g) => g.from !== g.to)
+      .map((g) => ({ name: g.name, to: g.to, ...(g.from ? { from: g.from } : {}) })),
+    objectsAdded: [...objectsNow.keys()].filter((k) => !objectsThen.has(k)),
+    objectsChanged: [...objectsNow.keys()].filter((k) => objectsThen.has(k) && objectsThen.get(k) !== objectsNow.get(k)),
+    objectsRemoved: [...objectsThen.keys()].filter((k) => !objectsNow.has(k)),
+  };
+  return report;
+}
+
+/** The bundle's objects by readable name (`ConfigMap shop/a`), each as the JSON that would be applied. */
+async function objectsOf(ctx: ApplianceContext, rootDigest: string, channel: string): Promise<Map<string, string>> {
+  const root = { mediaType: MediaType.ociIndex, digest: rootDigest, size: (await stat(ctx.cas.blobPath(rootDigest))).size };
+  const out = new Map<string, string>();
+  try {
+    const docs = await bundleDocuments(ctx.cas, ctx.mirror, root);
+    for (const d of desiredObjects(docs, { channel, rootDigest: '', rules: { registry: 'site', held: new Map() } })) {
+      const m = d.object.metadata;
+      out.set(`${d.object.kind} ${m?.namespace ? `${m.namespace}/` : ''}${m?.name}`, JSON.stringify(d.object));
+    }
+  } catch {
+    // objects that are not valid are reported by the sync, not here
+  }
+  return out;
+}

@@ -1,0 +1,69 @@
+/** Web UI accounts (scrypt password hashes), sessions (stored as sha256 of the cookie value) and setup links. */
+import type Database from 'better-sqlite3';
+import type { Role } from './store.js';
+
+export interface User {
+  name: string;
+  role: Role;
+  createdAt: string;
+}
+
+export class AccountStore {
+  constructor(private readonly db: Database.Database) {}
+
+  userCount(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+  }
+
+  users(): User[] {
+    return (this.db.prepare('SELECT name, role, created_at FROM users ORDER BY name').all() as { name: string; role: Role; created_at: string }[]).map((u) => ({ name: u.name, role: u.role, createdAt: u.created_at }));
+  }
+
+  user(name: string): (User & { password: string }) | undefined {
+    const row = this.db.prepare('SELECT name, role, password, created_at FROM users WHERE name = ?').get(name) as { name: string; role: Role; password: string; created_at: string } | undefined;
+    return row ? { name: row.name, role: row.role, password: row.password, createdAt: row.created_at } : undefined;
+  }
+
+  putUser(name: string, role: Role, passwordHash: string, now: Date): void {
+    this.db.prepare('INSERT INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = excluded.role, password = excluded.password').run(name, role, passwordHash, now.toISOString());
+  }
+
+  deleteUser(name: string): void {
+    this.db.transaction(() => {
+      this.db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
+      this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
+    })();
+  }
+
+  createSession(hash: string, user: string, csrf: string, now: Date, expires: Date): void {
+    this.db.prepare('INSERT INTO sessions (hash, user, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)').run(hash, user, csrf, now.toISOString(), expires.toISOString());
+  }
+
+  /** The live session with this hash and its user, or undefined (expired ones are removed). */
+  session(hash: string, now: Date): { user: User; csrf: string } | undefined {
+    const row = this.db.prepare('SELECT s.csrf, s.expires_at, u.name, u.role, u.created_at FROM sessions s JOIN users u ON u.name = s.user WHERE s.hash = ?').get(hash) as
+      | { csrf: string; expires_at: string; name: string; role: Role; created_at: string }
+      | undefined;
+    if (!row) return undefined;
+    if (Date.parse(row.expires_at) <= now.getTime()) {
+      this.deleteSession(hash);
+      return undefined;
+    }
+    return { user: { name: row.name, role: row.role, createdAt: row.created_at }, csrf: row.csrf };
+  }
+
+  deleteSession(hash: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE hash = ?').run(hash);
+  }
+
+  addSetupToken(hash: string, expires: Date): void {
+    this.db.prepare('INSERT INTO setup_tokens (hash, expires_at) VALUES (?, ?)').run(hash, expires.toISOString());
+  }
+
+  /** Uses up a setup token: true once, when it exists and has not expired. */
+  takeSetupToken(hash: string, now: Date): boolean {
+    const row = this.db.prepare('SELECT expires_at FROM setup_tokens WHERE hash = ?').get(hash) as { expires_at: string } | undefined;
+    this.db.prepare('DELETE FROM setup_tokens WHERE hash = ?').run(hash);
+    return row !== undefined && Date.parse(row.expires_at) > now.getTime();
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * The web UI under /ui: sign-in (scrypt passwords, throttled), sessions in HttpOnly SameSite=Strict cookies
+ * (Secure under HTTPS), a CSRF token on every state-changing request, server-rendered pages, and its own static
+ * assets under a Content Security Policy that allows nothing from anywhere else.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response, Router } from 'express';
+import { errorMessage } from '../../src/errors.js';
+import type { ApplianceContext } from '../context.js';
+import { type Caller, SESSION_COOKIE, callerOf, cookieValue, csrfProblem, hasRole, hashToken } from '../http/auth.js';
+import { hashPassword, passwordProblem, verifyPassword } from '../http/passwords.js';
+import { LoginThrottle } from '../http/throttle.js';
+import type { ImportManager } from '../import/manager.js';
+import type { Role } from '../state/store.js';
+import { type Html, type PageUser, html, page } from './html.js';
+import * as pages from './pages.js';
+
+export const CONTENT_SECURITY_POLICY =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+const SESSION_HOURS = 12;
+
+/** appliance/ui/static, found from here whether this file runs from source or from dist/. */
+const STATIC_DIR = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return join(dir, 'appliance', 'ui', 'static');
+})();
+
+export interface UiOptions {
+  ctx: ApplianceContext;
+  imports: ImportManager;
+  media?: string;
+  secure: boolean;
+  /** host:port of the registry, for the Registry page. */
+  registryHost: () => string;
+}
+
+export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOptions): Router {
+  const router = Router();
+  const throttle = new LoginThrottle();
+  const form = express.urlencoded({ extended: false, limit: '16kb' });
+
+  router.use((_req, res, next) => {
+    res.set('content-security-policy', CONTENT_SECURITY_POLICY);
+    res.set('x-content-type-options', 'nosniff');
+    res.set('referrer-policy', 'no-referrer');
+    next();
+  });
+  router.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
+
+  const send = (res: Response, status: number, title: string, body: Html, user?: PageUser, current = '') => {
+    res.status(status).type('html').send(page(title, body, user, current));
+  };
+  const pageUser = (c: Caller): PageUser => ({ name: c.name, role: c.role, csrf: c.csrf ?? '' });
+
+  const startSession = (res: Response, name: string) => {
+    const secret = randomBytes(32).toString('base64url');
+    const now = ctx.now();
+    ctx.state.accounts.createSession(hashToken(secret), name, randomBytes(24).toString('base64url'), now, new Date(now.getTime() + SESSION_HOURS * 3600_000));
+    res.cookie(SESSION_COOKIE, secret, { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: SESSION_HOURS * 3600_000 });
+  };
+
+  router.get('/login', (req, res) => {
+    if (callerOf(req, ctx.state, ctx.now())) return res.redirect(303, '/ui/');
+    send(res, 200, 'Sign in', pages.login());
+  });
+
+  router.post('/login', form, async (req, res) => {
+    const name = String((req.body as { name?: unknown }).name ?? '');
+    const password = String((req.body as { password?: unknown }).password ?? '');
+    const key = `${name}\n${req.ip ?? ''}`;
+    const wait = throttle.wait(key, Date.now());
+    if (wait > 0) {
+      const seconds = Math.ceil(wait / 1000);
+      ctx.state.audit(name || '?', 'login.throttled', { ip: req.ip }, ctx.now());
+      res.set('retry-after', String(seconds));
+      return send(res, 429, 'Sign in', pages.login(`Too many failed sign-ins for this account. Try again in ${seconds} s.`));
+    }
+    const user = ctx.state.accounts.user(name);
+    if (!user || !(await verifyPassword(password, user.password))) {
+      throttle.fail(key, Date.now());
+      ctx.state.audit(name || '?', 'login.failed', { ip: req.ip }, ctx.now());
+      return send(res, 401, 'Sign in', pages.login('Wrong name or password.'));
+    }
+    throttle.succeed(key);
+    startSession(res, user.name);
+    ctx.state.audit(user.name, 'login', { ip: req.ip }, ctx.now());
+    res.redirect(303, '/ui/');
+  });
+
+  router.get('/setup', (req, res) => {
+    send(res, 200, 'Set up airlock', pages.setup(String(req.query.token ?? '')));
+  });
+
+  router.post('/setup', form, async (req, res) => {
+    const token = String((req.body as { token?: unknown }).token ?? '');
+    const password = String((req.body as { password?: unknown }).password ?? '');
+    const problem = passwordProblem(password);
+    if (problem) return send(res, 400, 'Set up airlock', pages.setup(token, problem));
+    if (ctx.state.accounts.user('admin') || !ctx.state.accounts.takeSetupToken(hashToken(token), ctx.now())) {
+      return send(res, 403, 'Set up airlock', pages.login('This setup link is not valid (used already, or expired). Sign in instead.'));
+    }
+    ctx.state.accounts.putUser('admin', 'admin', await hashPassword(password), ctx.now());
+    ctx.state.audit('admin', 'account.setup', {}, ctx.now());
+    startSession(res, 'admin');
+    res.redirect(303, '/ui/');
+  });
+
+  // Everything below needs a session (or a token); state-changing requests need the session's CSRF token.
+  const signedIn = (req: Request, res: Response, next: NextFunction) => {
+    const caller = callerOf(req, ctx.state, ctx.now());
+    if (!caller) return res.redirect(303, '/ui/login');
+    res.locals.caller = caller;
+    next();
+  };
+  const checked = (role: Role) => (req: Request, res: Response, next: NextFunction) => {
+    const caller = res.locals.caller as Caller;
+    const csrf = csrfProblem(req, caller);
+    if (csrf) return send(res, 403, 'Refused', pagesMessage(csrf), pageUser(caller));
+    if (!hasRole(caller, role)) return send(res, 403, 'Refused', pagesMessage(`This needs the ${role} role; your account has ${caller.role}.`), pageUser(caller));
+    next();
+  };
+
+  router.post('/logout', form, signedIn, checked('viewer'), (req, res) => {
+    const cookie = cookieValue(req, SESSION_COOKIE);
+    if (cookie) ctx.state.accounts.deleteSession(hashToken(cookie));
+    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    res.redirect(303, '/ui/login');
+  });
+
+  const view = (path: string, title: string, render: (req: Request, c: Caller) => Html | Promise<Html>) => {
+    router.get(path, signedIn, async (req, res) => {
+      const caller = res.locals.caller as Caller;
+      try {
+        send(res, 200, title, await render(req, caller), pageUser(caller), path);
+      } catch (err) {
+        send(res, 500, title, pagesMessage(errorMessage(err)), pageUser(caller), path);
+      }
+    });
+  };
+  view('/', 'Overview', () => pages.overview(ctx, ctx.state.listImports(1)[0]));
+  view('/import', 'Import', () => pages.importPage(media));
+  view('/history', 'History', (_req, c) => pages.history(ctx, hasRole(c, 'operator'), c.csrf ?? ''));
+  view('/cluster', 'Cluster', () => pages.cluster(ctx));
+  view('/registry', 'Registry', () => pages.registry(ctx, registryHost()));
+  view('/trust', 'Trust', () => pages.trust(ctx));
+  view('/audit', 'Audit log', () => pages.audit(ctx));
+  view('/users', 'Users', (_req, c) => pages.users(ctx, hasRole(c, 'admin'), c.csrf ?? ''));
+
+  router.get('/imports/:id', signedIn, async (req, res) => {
+    const caller = res.locals.caller as Caller;
+    const record = ctx.state.getImport(req.params.id ?? '');
+    if (!record) return send(res, 404, 'Import', pagesMessage(`No import ${req.params.id}.`), pageUser(caller));
+    send(res, 200, `Import ${record.id}`, await pages.importDetail(ctx, record), pageUser(caller));
+  });
+
+  router.post('/bundles/:root/apply', form, signedIn, checked('operator'), (req, res) => {
+    const caller = res.locals.caller as Caller;
+    try {
+      const started = imports.reapply(req.params.root ?? '');
+      ctx.state.audit(caller.name, 'bundle.reapply', { id: started.id, root: req.params.root }, ctx.now());
+      res.redirect(303, `/ui/imports/${started.id}`);
+    } catch (err) {
+      send(res, 409, 'History', pagesMessage(errorMessage(err)), pageUser(caller));
+    }
+  });
+
+  router.post('/users', form, signedIn, checked('admin'), async (req, res) => {
+    const caller = res.locals.caller as Caller;
+    const body = req.body as { name?: unknown; role?: unknown; password?: unknown };
+    const name = String(body.name ?? '');
+    const role = String(body.role ?? '') as Role;
+    const password = String(body.password ?? '');
+    const problem = !/^[a-z0-9._-]{1,64}$/.test(name) ? 'a name is 1 to 64 of a-z 0-9 . _ -' : !['viewer', 'operator', 'admin'].includes(role) ? 'no such role' : passwordProblem(password);
+    if (problem) return send(res, 400, 'Users', pages.users(ctx, true, caller.csrf ?? '', problem), pageUser(caller), '/ui/users');
+    ctx.state.accounts.putUser(name, role, await hashPassword(password), ctx.now());
+    ctx.state.audit(caller.name, 'account.saved', { name, role }, ctx.now());
+    send(res, 200, 'Users', pages.users(ctx, true, caller.csrf ?? '', `Saved ${name} (${role}).`), pageUser(caller), '/ui/users');
+  });
+
+  router.post('/users/:name/delete', form, signedIn, checked('admin'), (req, res) => {
+    const caller = res.locals.caller as Caller;
+    const name = req.params.name ?? '';
+    if (name !== 'admin') {
+      ctx.state.accounts.deleteUser(name);
+      ctx.state.audit(caller.name, 'account.deleted', { name }, ctx.now());
+    }
+    res.redirect(303, '/ui/users');
+  });
+
+  return router;
+}
+
+function pagesMessage(text: string): Html {
+  return html`<p class="card error">${text}</p>`;
+}
