@@ -1,4 +1,5 @@
 /** The JSON API of CLI.md: imports, status, bundle history. Every route needs a token. */
+import { randomBytes } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import express, { type Request, type Response, Router } from 'express';
@@ -10,6 +11,7 @@ import type { ApplianceContext } from '../context.js';
 import { siteReceipt } from '../receipt.js';
 import { channelStatus } from '../status.js';
 import { ImportBusy, type ImportManager } from '../import/manager.js';
+import { UploadSession } from '../import/upload-session.js';
 import type { ImportRecord } from '../state/store.js';
 import { requireRole } from './auth.js';
 
@@ -61,6 +63,52 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
     } catch (err) {
       sendError(res, err);
       if (!req.complete) req.resume();
+    }
+  });
+
+  // Resumable uploads: POST starts the import at once; PATCH pieces at the session's offset (`upload-offset`
+  // header); GET tells the offset to resume from after a dropped connection or a reloaded page.
+  const uploads = new Map<string, UploadSession>();
+  router.post('/uploads', operator, express.json({ limit: '4kb' }), async (req, res) => {
+    try {
+      const size = Number((req.body as { size?: unknown })?.size);
+      if (!Number.isSafeInteger(size) || size < 1024) throw new AirlockError('USAGE', 'the body must be {"size": BYTES} with the size of the bundle to upload');
+      await imports.checkSpace(size);
+      const session = new UploadSession(randomBytes(16).toString('base64url'), size);
+      const started = imports.start('upload (resumable)', size, { source: session.source() }, () => {
+        session.fail(new AirlockError('UPLOAD_INCOMPLETE', 'the import this upload fed has ended'));
+        uploads.delete(session.id);
+      });
+      session.importId = started.id;
+      uploads.set(session.id, session);
+      audit(ctx, res, 'import.started', { id: started.id, source: 'upload (resumable)' });
+      res.status(201).json(uploadView(session));
+    } catch (err) {
+      sendError(res, err);
+    }
+  });
+
+  router.get('/uploads/:id', operator, (req, res) => {
+    const session = uploads.get(req.params.id ?? '');
+    if (!session) return sendError(res, new AirlockError('NOT_FOUND', 'no such upload in progress (finished, failed, or the appliance restarted)'));
+    res.json(uploadView(session));
+  });
+
+  router.patch('/uploads/:id', operator, async (req, res) => {
+    const session = uploads.get(req.params.id ?? '');
+    try {
+      if (!session) throw new AirlockError('NOT_FOUND', 'no such upload in progress (finished, failed, or the appliance restarted)');
+      const at = Number(req.get('upload-offset'));
+      if (at !== session.offset || session.busy) {
+        res.status(409).json({ error: { code: 'OFFSET_MISMATCH', message: `the upload is at byte ${session.offset}; send from there` }, ...uploadView(session) });
+        req.resume();
+        return;
+      }
+      await session.receive(req as AsyncIterable<Buffer>);
+      res.json(uploadView(session));
+    } catch (err) {
+      if (!req.complete) req.resume();
+      sendError(res, err);
     }
   });
 
@@ -159,6 +207,10 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
   });
 
   return router;
+}
+
+function uploadView(s: UploadSession): { id: string; importId: string; offset: number; size: number } {
+  return { id: s.id, importId: s.importId, offset: s.offset, size: s.size };
 }
 
 /** The import as CLI.md shapes it, plus its details. */

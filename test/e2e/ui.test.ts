@@ -4,7 +4,7 @@
  * an import, a POST without the CSRF token refused, a wrong password many times throttled, nothing loaded from
  * anywhere but the appliance. A screenshot of each page goes to test-artifacts/screenshots/.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Browser, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -132,6 +132,25 @@ describe('web UI', () => {
       expect(await admin.textContent('main')).toContain(expected);
       await shot(admin, path);
     }
+  });
+
+  it('resumes an upload after a page reload when the same file is picked again', async () => {
+    const file = await site.bundle({ sequence: 3, name: 'resume' });
+    const bytes = await readFile(file);
+    const headers = { authorization: `Bearer ${app.token}` };
+    const created = (await (await fetch(`${app.url}/api/v1/uploads`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ size: bytes.length }) })).json()) as { id: string; importId: string };
+    const first = await fetch(`${app.url}/api/v1/uploads/${created.id}`, { method: 'PATCH', headers: { ...headers, 'upload-offset': '0' }, body: bytes.subarray(0, 20_000) as unknown as BodyInit });
+    expect(first.status).toBe(200);
+    // the page that started it was reloaded: what it kept is the upload's id, under the file's identity
+    await admin.goto(`${app.url}/ui/import`);
+    await admin.setInputFiles('#upload input[type=file]', file);
+    await admin.evaluate((id) => {
+      const f = (document.querySelector('#upload input[type=file]') as HTMLInputElement).files?.[0];
+      if (f) window.localStorage.setItem(`airlock-upload:${f.name}:${f.size}:${f.lastModified}`, id);
+    }, created.id);
+    await Promise.all([admin.waitForURL(`${app.url}/ui/imports/${created.importId}`), admin.click('#upload button')]);
+    await waitApplied(admin);
+    expect(await admin.textContent('#report')).toContain('sequence 3');
   });
 
   it('refuses a POST without the CSRF token of the session', async () => {

@@ -9,37 +9,77 @@
     });
   }
 
+  // Uploads go in 8 MiB pieces to a resumable upload: a dropped connection is retried from the offset the
+  // appliance reports; after a page reload, picking the same file again resumes where it stopped.
   const upload = document.getElementById('upload');
   if (upload) {
-    upload.addEventListener('submit', (e) => {
+    const PIECE = 8 * 1024 * 1024;
+    const bar = document.getElementById('upload-progress');
+    const note = document.getElementById('upload-note');
+    const keyOf = (file) => `airlock-upload:${file.name}:${file.size}:${file.lastModified}`;
+    const api = async (method, path, body, headers) => {
+      const res = await fetch(path, { method, body, headers: { 'x-csrf-token': csrf, ...headers } });
+      let answer = {};
+      try {
+        answer = await res.json();
+      } catch (err) {
+        answer = { error: { message: String(err) } };
+      }
+      return { status: res.status, answer };
+    };
+    const show = (offset, size) => {
+      bar.max = size;
+      bar.value = offset;
+      note.textContent = `uploading ${Math.floor((100 * offset) / size)}%`;
+    };
+    upload.addEventListener('submit', async (e) => {
       e.preventDefault();
       const file = upload.querySelector('input[type=file]').files[0];
       if (!file) return;
-      const bar = document.getElementById('upload-progress');
-      const note = document.getElementById('upload-note');
-      const xhr = new XMLHttpRequest();
-      xhr.open('POST', '/api/v1/imports');
-      xhr.setRequestHeader('content-type', 'application/octet-stream');
-      xhr.setRequestHeader('x-csrf-token', csrf);
-      xhr.upload.onprogress = (ev) => {
-        if (ev.lengthComputable) {
-          bar.max = ev.total;
-          bar.value = ev.loaded;
-          note.textContent = `uploading ${Math.round((100 * ev.loaded) / ev.total)}%`;
+      let session;
+      const saved = window.localStorage.getItem(keyOf(file));
+      if (saved) {
+        const found = await api('GET', `/api/v1/uploads/${saved}`);
+        if (found.status === 200) {
+          session = found.answer;
+          note.textContent = `resuming from byte ${session.offset}`;
         }
-      };
-      xhr.onload = () => {
-        let answer = {};
+      }
+      if (!session) {
+        const created = await api('POST', '/api/v1/uploads', JSON.stringify({ size: file.size }), { 'content-type': 'application/json' });
+        if (created.status !== 201) {
+          note.textContent = `refused (${created.status}): ${created.answer.error ? created.answer.error.message : ''}`;
+          return;
+        }
+        session = created.answer;
+        window.localStorage.setItem(keyOf(file), session.id);
+      }
+      let offset = session.offset;
+      let failures = 0;
+      while (offset < file.size) {
+        show(offset, file.size);
         try {
-          answer = JSON.parse(xhr.responseText);
+          const sent = await api('PATCH', `/api/v1/uploads/${session.id}`, file.slice(offset, offset + PIECE), { 'content-type': 'application/octet-stream', 'upload-offset': String(offset) });
+          if (sent.status === 200 || sent.status === 409) {
+            offset = sent.answer.offset;
+            failures = 0;
+            continue;
+          }
+          note.textContent = `refused (${sent.status}): ${sent.answer.error ? sent.answer.error.message : ''}`;
+          window.localStorage.removeItem(keyOf(file));
+          break;
         } catch (err) {
-          answer = { error: { message: String(err) } };
+          failures += 1;
+          note.textContent = `connection lost (${err}); retrying`;
+          await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** failures)));
+          const found = await api('GET', `/api/v1/uploads/${session.id}`).catch(() => undefined);
+          if (found && found.status === 200) offset = found.answer.offset;
         }
-        if (xhr.status === 202 && answer.id) window.location.href = `/ui/imports/${answer.id}`;
-        else note.textContent = `refused (${xhr.status}): ${answer.error ? answer.error.message : xhr.responseText}`;
-      };
-      xhr.onerror = () => (note.textContent = 'the connection to the appliance was lost');
-      xhr.send(file);
+      }
+      if (offset >= file.size) {
+        window.localStorage.removeItem(keyOf(file));
+        window.location.href = `/ui/imports/${session.importId}`;
+      }
     });
   }
 
