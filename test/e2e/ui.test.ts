@@ -181,6 +181,21 @@ describe('web UI', () => {
     await viewer.close();
   });
 
+  it('reads on a tablet: no page is wider than the screen', async () => {
+    const context = await browser.newContext({ viewport: { width: 768, height: 1024 } });
+    const tablet = await context.newPage();
+    tablet.on('dialog', (d) => void d.accept());
+    expect(await signIn(tablet, 'admin', ADMIN_PASSWORD)).toBe(200);
+    for (const path of ['', 'import', 'history', 'cluster', 'registry', 'trust', 'audit', 'users']) {
+      await tablet.goto(`${app.url}/ui/${path}`);
+      const overflow = await tablet.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      expect(overflow, `/ui/${path}`).toBeLessThanOrEqual(0);
+    }
+    await tablet.goto(`${app.url}/ui/`);
+    await shot(tablet, 'overview-tablet');
+    await context.close();
+  });
+
   it('throttles a wrong password tried many times', async () => {
     const page = await newPage();
     const statuses: number[] = [];
