@@ -76,19 +76,21 @@ export interface RunningAppliance {
  * At first start, the web UI's `admin` account: its password from --admin-password-file, or else a one-time setup
  * link (valid 24 hours) in the log.
  */
-async function firstAccount(ctx: ApplianceContext, url: string, passwordFile: string | undefined): Promise<void> {
-  if (ctx.state.accounts.userCount() > 0) return;
+async function firstAccount(ctx: ApplianceContext, passwordFile: string | undefined): Promise<string | undefined> {
+  if (ctx.state.accounts.userCount() > 0) return undefined;
   if (passwordFile) {
-    const password = (await readFile(passwordFile, 'utf8')).replace(/\r?\n$/, '');
+    const password = (await readFile(passwordFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
+      throw new AirlockError('USAGE', `--admin-password-file ${passwordFile}: ${err.code ?? err.message}`);
+    })).replace(/\r?\n$/, '');
     const problem = passwordProblem(password);
     if (problem) throw new AirlockError('USAGE', `--admin-password-file ${passwordFile}: ${problem}`);
     ctx.state.accounts.putUser('admin', 'admin', await hashPassword(password), ctx.now());
     ctx.log.info('first start: created the admin account of the web UI', { passwordFile });
-    return;
+    return undefined;
   }
   const token = randomBytes(24).toString('base64url');
   ctx.state.accounts.addSetupToken(hashToken(token), new Date(ctx.now().getTime() + 24 * 3600_000));
-  ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${token}` });
+  return token;
 }
 
 export async function startAppliance(opts: ApplianceOptions): Promise<RunningAppliance> {
@@ -124,6 +126,8 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     log.info('first start: wrote an admin API token', { path: adminTokenPath });
   }
 
+  // Before listening: a bad --admin-password-file stops the start-up with nothing served.
+  const setupToken = await firstAccount(ctx, opts.adminPasswordFile);
   const imports = new ImportManager(ctx, dataDir, opts.freeBytes);
   const app = express();
   app.disable('x-powered-by');
@@ -155,7 +159,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`;
   registryHost = `${host}:${address.port}`;
   log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, ui: `${url}/ui/`, externalRegistry: opts.registry ?? null });
-  await firstAccount(ctx, url, opts.adminPasswordFile);
+  if (setupToken) ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${setupToken}` });
 
   const cluster = Cluster.connect(opts.kubeconfig, opts.env ?? process.env);
   if (cluster) {

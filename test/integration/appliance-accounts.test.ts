@@ -64,6 +64,14 @@ describe('first start without --admin-password-file', () => {
   });
 });
 
+describe('--admin-password-file', () => {
+  it('with a password too short, stops the start-up with the reason and serves nothing', async () => {
+    const file = join(site.dir, 'weak-password');
+    await run('sh', ['-c', `printf 'short' > ${file}`]);
+    await expect(start(site, { adminPasswordFile: file })).rejects.toMatchObject({ code: 'USAGE', message: expect.stringContaining('at least 10 characters') });
+  });
+});
+
 describe('under HTTPS', () => {
   it('marks the session cookie Secure', async () => {
     const key = join(site.dir, 'ui-tls.key');
