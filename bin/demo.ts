@@ -4,6 +4,7 @@
  * appliance, uploads the bundle to it and prints where its registry and Git mirror are — all through the real
  * `airlock` commands.
  */
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
@@ -121,7 +122,10 @@ manifests:
  */
 async function onSite(k: (name: string) => string): Promise<void> {
   const cluster = (await kubeCached()) ? await startCluster() : undefined;
+  const passwordFile = k('admin-password');
+  await writeFile(passwordFile, `${randomBytes(12).toString('base64url')}\n`, { mode: 0o600 });
   const appliance = await startAppliance({
+    adminPasswordFile: passwordFile,
     dataDir: k('appliance'),
     trust: loadTrustRoot(await readFile(k('root.json'), 'utf8'), new Date(), 'root.json'),
     port: 0,
@@ -142,6 +146,7 @@ async function onSite(k: (name: string) => string): Promise<void> {
       `  try:    skopeo inspect --tls-verify=false docker://${host}/store/web:1.0`,
       `git:      ${appliance.url}/git/platform.git`,
       `  try:    git clone ${appliance.url}/git/platform.git`,
+      `web UI:   ${appliance.url}/ui/  (sign in as admin with the password in ${passwordFile})`,
       `api:      ${appliance.url}/api/v1/status  (token in ${appliance.adminTokenPath})`,
       '',
     ].join('\n'),
