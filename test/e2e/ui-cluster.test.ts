@@ -1,0 +1,69 @@
+/**
+ * The Cluster page in a real browser against a real kube-apiserver: objects with sync and health, and a drifted
+ * object's diff after someone else edits it (self-heal off, so the drift stays to be seen).
+ */
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type Browser, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Site, api, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
+import { type TestCluster, startCluster } from '../helpers/kube.js';
+
+const PASSWORD = 'cluster page password';
+let site: Site;
+let kube: TestCluster;
+let app: Awaited<ReturnType<typeof start>>;
+let browser: Browser;
+
+beforeAll(async () => {
+  kube = await startCluster();
+  site = await makeSite();
+  const passwordFile = join(site.dir, 'admin-password');
+  await writeFile(passwordFile, PASSWORD);
+  app = await start(site, { kubeconfig: kube.kubeconfig, intervalMs: 1000, adminPasswordFile: passwordFile });
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}, 900_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await app?.close();
+  await kube?.stop();
+});
+
+describe('Cluster page', () => {
+  it('shows each object with sync and health, and a drifted object with its diff', async () => {
+    await site.bundle({ sequence: 1 });
+    expect(await importPath(app.url, app.token, 'seq-1.airlock')).toMatchObject({ state: 'applied' });
+    for (let i = 0; i < 300; i++) {
+      const status = await api<{ channels: { sync: string }[] }>(app.url, app.token, '/api/v1/status');
+      if (status.body.channels[0]?.sync === 'Synced') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const edit = await kube.request('/api/v1/namespaces/default/configmaps/a?fieldManager=kubectl-edit', {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ metadata: { labels: { 'airlock.dev/owner': 'someone-else' } } }),
+    });
+    expect(edit.status).toBe(200);
+
+    const page = await browser.newPage();
+    await page.goto(`${app.url}/ui/login`);
+    await page.fill('#name', 'admin');
+    await page.fill('#password', PASSWORD);
+    await Promise.all([page.waitForNavigation(), page.click('button:has-text("Sign in")')]);
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes('want "stable", have "someone-else"'); i++) {
+      await page.goto(`${app.url}/ui/cluster`);
+      text = (await page.textContent('main')) ?? '';
+      if (!text.includes('someone-else')) await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(text).toContain('ConfigMap default/a');
+    expect(text).toContain('OutOfSync');
+    expect(text).toContain('metadata.labels.airlock.dev/owner: want "stable", have "someone-else"');
+    await page.screenshot({ path: join(process.cwd(), 'test-artifacts', 'screenshots', 'cluster-drift.png'), fullPage: true });
+    await page.close();
+  });
+});
