@@ -108,9 +108,14 @@ export class Reconciler {
     this.schedule();
   }
 
+  /** Each channel's desired objects with the root they came from: a bundle's objects never change, so passes do not re-read them. */
+  private readonly desiredCache = new Map<string, { rootDigest: string; objects: DesiredObject[] }>();
+
   private async desired(channel: string): Promise<{ rootDigest: string; objects: DesiredObject[] } | undefined> {
     const inForce = this.ctx.state.status().find((c) => c.channel === channel);
     if (!inForce) return undefined;
+    const cached = this.desiredCache.get(channel);
+    if (cached?.rootDigest === inForce.rootDigest) return cached;
     const root = { mediaType: MediaType.ociIndex, digest: inForce.rootDigest, size: (await stat(this.ctx.cas.blobPath(inForce.rootDigest))).size };
     const docs = await bundleDocuments(this.ctx.cas, this.ctx.mirror, root);
     const held = new Map<string, string>();
@@ -122,7 +127,9 @@ export class Reconciler {
         // an image the bundle names oddly is served under no tag; nothing to pin
       }
     }
-    return { rootDigest: inForce.rootDigest, objects: desiredObjects(docs, { channel, rootDigest: inForce.rootDigest, rules: { registry: this.opts.registryHost, held } }) };
+    const want = { rootDigest: inForce.rootDigest, objects: desiredObjects(docs, { channel, rootDigest: inForce.rootDigest, rules: { registry: this.opts.registryHost, held } }) };
+    this.desiredCache.set(channel, want);
+    return want;
   }
 
   private async syncOne(channel: string, reschedule = true): Promise<void> {
