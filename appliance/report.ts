@@ -3,12 +3,9 @@
  * created and expiry, and what changes against the bundle that was in force: images added and removed, Git
  * commits, objects added, changed and removed.
  */
-import { stat } from 'node:fs/promises';
 import type { BundleSummary } from '../src/bundle/summary.js';
-import { MediaType } from '../src/descriptor.js';
-import { desiredObjects } from '../src/kube/desired.js';
 import type { ApplianceContext } from './context.js';
-import { bundleDocuments } from './reconcile/bundle-objects.js';
+import { bundleObjects } from './reconcile/bundle-objects.js';
 import type { ImportRecord } from './state/store.js';
 
 export interface VerificationReport {
@@ -64,11 +61,9 @@ export async function verificationReport(ctx: ApplianceContext, record: ImportRe
 
 /** The bundle's objects by readable name (`ConfigMap shop/a`), each as the JSON that would be applied. */
 async function objectsOf(ctx: ApplianceContext, rootDigest: string, channel: string): Promise<Map<string, string>> {
-  const root = { mediaType: MediaType.ociIndex, digest: rootDigest, size: (await stat(ctx.cas.blobPath(rootDigest))).size };
   const out = new Map<string, string>();
   try {
-    const docs = await bundleDocuments(ctx.cas, ctx.mirror, root);
-    for (const d of desiredObjects(docs, { channel, rootDigest: '', rules: { registry: 'site', held: new Map() } })) {
+    for (const d of await bundleObjects(ctx.cas, ctx.mirror, rootDigest, { channel, rootDigest: '', rules: { registry: 'site', held: new Map() } })) {
       const m = d.object.metadata;
       out.set(`${d.object.kind} ${m?.namespace ? `${m.namespace}/` : ''}${m?.name}`, JSON.stringify(d.object));
     }

@@ -4,14 +4,14 @@
  * goes through the same `record` and `finish` as an import, and the cluster through the same sync. Rollback
  * protection is kept: the highest sequence seen on the channel does not go down.
  */
-import { stat } from 'node:fs/promises';
 import type { Statement } from '../../src/bundle/format.js';
 import { planBundle } from '../../src/bundle/plan.js';
-import { type Descriptor, MediaType } from '../../src/descriptor.js';
+import type { Descriptor } from '../../src/descriptor.js';
 import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
 import { childrenOf, hasChildren, parseJson, platformsOf } from '../../src/graph.js';
 import type { OciIndex } from '../../src/oci-layout.js';
 import type { ApplianceContext } from '../context.js';
+import { heldRoot } from '../reconcile/bundle-objects.js';
 import { type ImportOutcome, recordAndFinish } from './pipeline.js';
 
 export async function reapplyBundle(ctx: ApplianceContext, id: string, rootDigest: string): Promise<ImportOutcome> {
@@ -19,7 +19,7 @@ export async function reapplyBundle(ctx: ApplianceContext, id: string, rootDiges
   try {
     const held = state.heldBundleRecord(rootDigest);
     if (!held) throw new AirlockError('NOT_FOUND', `no bundle ${rootDigest} was ever applied here`);
-    const root: Descriptor = { mediaType: MediaType.ociIndex, digest: rootDigest, size: (await stat(cas.blobPath(rootDigest))).size };
+    const root = await heldRoot(cas, rootDigest);
     const metadata = await loadMetadata(ctx, root);
     const lookup = (d: string) => metadata.get(d);
     const missing: string[] = [];

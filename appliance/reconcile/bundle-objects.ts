@@ -3,13 +3,25 @@
  * manifests path of each Git snapshot at its commit (read from the Git mirror). Labels name the file and line.
  */
 import { ANNOTATION_KIND, ANNOTATION_MANIFESTS_NAME } from '../../src/bundle/format.js';
-import type { Descriptor } from '../../src/descriptor.js';
+import { stat } from 'node:fs/promises';
+import { type Descriptor, MediaType } from '../../src/descriptor.js';
+import { type DesiredObject, type DesiredOptions, desiredObjects } from '../../src/kube/desired.js';
 import { parseJson } from '../../src/graph.js';
 import { type ManifestDocument, isManifestFile, parseManifests } from '../../src/manifests/documents.js';
 import { readManifestTar } from '../../src/manifests/manifest-tar.js';
 import type { OciIndex, OciLayoutStore } from '../../src/oci-layout.js';
 import type { GitMirror } from '../git/mirror.js';
 import { gitSnapshotsIn } from '../import/contents.js';
+
+/** The descriptor of a bundle root held in the store (roots are OCI indexes; the size is the stored blob's). */
+export async function heldRoot(cas: OciLayoutStore, digest: string): Promise<Descriptor> {
+  return { mediaType: MediaType.ociIndex, digest, size: (await stat(cas.blobPath(digest))).size };
+}
+
+/** The desired objects of a bundle held in the store (see src/kube/desired.ts). */
+export async function bundleObjects(cas: OciLayoutStore, mirror: GitMirror, rootDigest: string, opts: DesiredOptions): Promise<DesiredObject[]> {
+  return desiredObjects(await bundleDocuments(cas, mirror, await heldRoot(cas, rootDigest)), opts);
+}
 
 export async function bundleDocuments(cas: OciLayoutStore, mirror: GitMirror, root: Descriptor): Promise<ManifestDocument[]> {
   const bytes = async (d: Descriptor) => {

@@ -5,14 +5,12 @@
  * A check in which nothing drifted sends no write. API failures are retried with backoff; status says Degraded
  * with the reason meanwhile, and the process never falls over for it.
  */
-import { stat } from 'node:fs/promises';
-import { MediaType } from '../../src/descriptor.js';
 import { errorMessage, isAirlockError } from '../../src/errors.js';
-import { type DesiredObject, desiredObjects } from '../../src/kube/desired.js';
+import type { DesiredObject } from '../../src/kube/desired.js';
 import { type Health, worstHealth } from '../../src/kube/health.js';
 import { formatReference, parseReference } from '../../src/reference.js';
 import type { ApplianceContext } from '../context.js';
-import { bundleDocuments } from './bundle-objects.js';
+import { bundleObjects } from './bundle-objects.js';
 import type { Cluster } from './cluster.js';
 import { type ObjectStatus, checkChannel, heal, syncChannel } from './sync.js';
 
@@ -116,8 +114,6 @@ export class Reconciler {
     if (!inForce) return undefined;
     const cached = this.desiredCache.get(channel);
     if (cached?.rootDigest === inForce.rootDigest) return cached;
-    const root = { mediaType: MediaType.ociIndex, digest: inForce.rootDigest, size: (await stat(this.ctx.cas.blobPath(inForce.rootDigest))).size };
-    const docs = await bundleDocuments(this.ctx.cas, this.ctx.mirror, root);
     const held = new Map<string, string>();
     for (const image of inForce.summary.images) {
       try {
@@ -127,7 +123,8 @@ export class Reconciler {
         // an image the bundle names oddly is served under no tag; nothing to pin
       }
     }
-    const want = { rootDigest: inForce.rootDigest, objects: desiredObjects(docs, { channel, rootDigest: inForce.rootDigest, rules: { registry: this.opts.registryHost, held } }) };
+    const objects = await bundleObjects(this.ctx.cas, this.ctx.mirror, inForce.rootDigest, { channel, rootDigest: inForce.rootDigest, rules: { registry: this.opts.registryHost, held } });
+    const want = { rootDigest: inForce.rootDigest, objects };
     this.desiredCache.set(channel, want);
     return want;
   }

@@ -4,7 +4,8 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Site, api, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
@@ -21,10 +22,7 @@ beforeAll(async () => {
   const passwordFile = join(site.dir, 'admin-password');
   await writeFile(passwordFile, PASSWORD);
   app = await start(site, { kubeconfig: kube.kubeconfig, intervalMs: 1000, adminPasswordFile: passwordFile });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 900_000);
 
 afterAll(async () => {

@@ -6,7 +6,8 @@
  */
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { type Browser, type Page, chromium } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CONTENT_SECURITY_POLICY } from '../../appliance/ui/router.js';
 import { type Site, makeSite, start } from '../helpers/appliance-fixture.js';
@@ -50,10 +51,7 @@ beforeAll(async () => {
   const passwordFile = join(site.dir, 'admin-password');
   await writeFile(passwordFile, `${ADMIN_PASSWORD}\n`);
   app = await start(site, { adminPasswordFile: passwordFile });
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  browser = await launchChromium();
 }, 120_000);
 
 afterAll(async () => {
