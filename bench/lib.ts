@@ -21,15 +21,28 @@ export async function measure(cmd: string, args: string[], env: NodeJS.ProcessEn
 }
 
 /**
+ * Flushes the page cache's dirty pages (the previous run's output) before a measurement, so that one run's
+ * writeback does not land in the next one's time. Cached reads stay cached: every run reads warm inputs.
+ */
+export async function settle(): Promise<void> {
+  await exec('sync', []);
+}
+
+/**
  * Runs ours and the peer's alternately `runs` times (so drift on a shared machine hits both alike) and returns
  * the median of each by time.
  */
 export async function pairedMedians(runs: number, ours: () => Promise<Measurement>, peer: () => Promise<Measurement>): Promise<[Measurement, Measurement]> {
   const a: Measurement[] = [];
   const b: Measurement[] = [];
+  // ABBA order: whichever goes first in a pair goes second in the next, so that a position effect (the run right
+  // after the other tool's cleanup, a cache warmed by the previous run) falls on both alike.
   for (let i = 0; i < runs; i++) {
-    a.push(await ours());
-    b.push(await peer());
+    for (const which of i % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours']) {
+      await settle();
+      if (which === 'ours') a.push(await ours());
+      else b.push(await peer());
+    }
   }
   const mid = (list: Measurement[]) => [...list].sort((x, y) => x.seconds - y.seconds)[Math.floor(list.length / 2)] as Measurement;
   return [mid(a), mid(b)];

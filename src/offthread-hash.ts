@@ -1,8 +1,10 @@
 /**
  * SHA-256 on a worker thread, for a second hash over bytes the main thread is already busy with (split parts are
  * hashed while the bundle's own blobs are hashed and written). Chunks are copied into 1 MiB batches, each handed
- * to the worker whole (a message per small chunk costs more than the hashing); at most `maxPendingBytes` are in
- * flight, so memory stays bounded when the worker falls behind.
+ * to the worker whole (a message per small chunk costs more than the hashing) and handed back with the ack, so
+ * that a long stream allocates nothing per batch (fresh 1 MiB buffers per batch cost a garbage collection every
+ * ~64 MiB, on the very cores the two hashes need). At most `maxPendingBytes` are in flight, so memory stays bounded
+ * when the worker falls behind.
  */
 import { Worker } from 'node:worker_threads';
 
@@ -14,7 +16,7 @@ let hash = createHash('sha256');
 parentPort.on('message', (m) => {
   if (m.data) {
     hash.update(m.data);
-    parentPort.postMessage({ ack: m.data.byteLength });
+    parentPort.postMessage({ ack: m.data }, [m.data.buffer]);
   } else {
     parentPort.postMessage({ digest: hash.digest('hex') });
     hash = createHash('sha256');
@@ -32,9 +34,10 @@ export class OffThreadHash {
   private failure: Error | undefined;
 
   constructor(private readonly maxPendingBytes = 8 * 1024 * 1024) {
-    this.worker.on('message', (m: { ack?: number; digest?: string }) => {
+    this.worker.on('message', (m: { ack?: Uint8Array<ArrayBuffer>; digest?: string }) => {
       if (m.ack !== undefined) {
-        this.pending -= m.ack;
+        this.pending -= m.ack.byteLength;
+        if (m.ack.byteLength === BATCH) this.spare.push(m.ack);
         if (this.pending <= this.maxPendingBytes) this.waiters.splice(0).forEach((w) => w());
       } else if (m.digest !== undefined) {
         this.digests.shift()?.(m.digest);
@@ -54,6 +57,7 @@ export class OffThreadHash {
     else this.worker.unref();
   }
 
+  private readonly spare: Uint8Array<ArrayBuffer>[] = [];
   private batch = new Uint8Array(BATCH);
   private filled = 0;
 
@@ -74,10 +78,11 @@ export class OffThreadHash {
 
   private flush(): void {
     if (!this.filled) return;
-    const data = this.filled === BATCH ? this.batch : this.batch.slice(0, this.filled);
+    const whole = this.filled === BATCH;
+    const data = whole ? this.batch : this.batch.slice(0, this.filled);
     this.pending += data.length;
     this.worker.postMessage({ data }, [data.buffer]);
-    this.batch = new Uint8Array(BATCH);
+    if (whole) this.batch = this.spare.pop() ?? new Uint8Array(BATCH);
     this.filled = 0;
     this.holdProcess();
   }
