@@ -35,7 +35,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   const { source } = input;
   const { state, cas, now } = ctx;
   let lastProgress = 0;
-  const load = ctx.external?.session(cas);
+  const load = ctx.external?.session(cas, (desc, err) => ctx.log.warn('streaming a layer to the registry failed; it is pushed from the store after the import checks out', { id, digest: desc.digest, message: errorMessage(err) }));
   const seen = new Map<string, Buffer>();
   let root: Descriptor | undefined;
   let firstRepository: Map<string, string> | undefined;
@@ -65,16 +65,16 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
           seen.set(desc.digest, bytes);
           return cas.push(desc, Readable.from([bytes]));
         },
-        // With --registry, each verified layer goes to the registry while the rest of the bundle arrives. The
-        // signed root listed its digest before the first blob, so it is a genuine part of this bundle.
-        onBlob: (desc) => {
-          ctx.failpoint('mid-receive'); // after the first layer is stored, with the rest still unread
-          if (!load || !root) return;
-          firstRepository ??= layerRepositories(root, seen);
-          const repository = firstRepository.get(desc.digest);
-          if (repository) load.pushEarly(desc, repository);
-        },
-        blobSink: cas,
+        onBlob: () => ctx.failpoint('mid-receive'), // after the first layer is stored, with the rest still unread
+        // With --registry, each layer also streams to the registry as it arrives (the signed root listed its
+        // digest before the first blob; the registry checks the digest, and nothing is tagged before `finish`).
+        blobSink: load
+          ? load.tee(cas, (desc) => {
+              if (!root) return undefined;
+              firstRepository ??= layerRepositories(root, seen);
+              return firstRepository.get(desc.digest);
+            })
+          : cas,
         isHeld: async (desc) => state.isPublished(desc.digest) && (await cas.exists(desc)),
         onBytes: (position) => {
           if (position - lastProgress >= 4 * 1024 * 1024) {
@@ -111,7 +111,6 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     return { state: 'applied', idempotent: false };
   } catch (caught) {
     const err = input.explain ? await input.explain(caught) : caught;
-    await load?.abandon();
     const code = isAirlockError(err) ? err.code : 'INTERNAL';
     state.failImport(id, code, errorMessage(err), now());
     state.audit('system', 'import.failed', { id, code, message: errorMessage(err) }, now());

@@ -3,9 +3,11 @@
  * appliance's blob store, skipping what the registry has, retrying transient failures, bounded concurrency.
  * Blobs and manifests go first (by digest, invisible to tag users); tags move only when a bundle is published.
  */
-import { copyGraph, limiter } from '../../src/copy.js';
+import { PassThrough } from 'node:stream';
+import { copyGraph } from '../../src/copy.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { OciLayoutStore } from '../../src/oci-layout.js';
+import type { BlobWriter, Ingester } from '../../src/storage.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import type { CredentialLookup } from '../../src/registry/credentials.js';
 import { RegistryRepository } from '../../src/registry/repository.js';
@@ -34,9 +36,9 @@ export class ExternalRegistry {
     return this.prefix ? `${this.prefix}/${repository}` : repository;
   }
 
-  /** One import's load: blobs may be pushed early, while the bundle is still being received. */
-  session(cas: OciLayoutStore): LoadSession {
-    return new LoadSession(this, cas);
+  /** One import's load: layers are streamed to the registry while the bundle is still being received. */
+  session(cas: OciLayoutStore, onTeeFailed?: (desc: Descriptor, err: unknown) => void): LoadSession {
+    return new LoadSession(this, cas, onTeeFailed);
   }
 
   /** A repository of this registry, for pushes by LoadSession. */
@@ -53,35 +55,77 @@ export class ExternalRegistry {
 }
 
 /**
- * Loads one bundle's images. `pushEarly` sends a verified layer to its first repository while the rest of the
- * bundle is still arriving; `load` then copies every image (pushing what is left, mounting layers another
- * repository of this registry already holds) once the whole bundle checked out.
+ * Loads one bundle's images. `tee` gives the import a blob sink that streams each layer to its first repository
+ * while the layer is received, hashed and written to the appliance's store: the registry hashes it as it arrives
+ * (and checks the digest on the final PUT), so the push costs neither a second read nor a wait after the last
+ * layer. A tee that fails (the registry refused, a connection dropped) only costs time: `load` then copies every
+ * image from the store once the whole bundle checked out, pushing what the registry lacks (with retries) and
+ * mounting layers another repository of this registry already holds.
  */
 export class LoadSession {
   private readonly holder = new Map<string, string>();
-  private readonly early: Promise<void>[] = [];
-  private readonly limit = limiter(2);
-  private failure: unknown;
 
   constructor(
     private readonly registry: ExternalRegistry,
     private readonly cas: OciLayoutStore,
+    private readonly onTeeFailed: (desc: Descriptor, err: unknown) => void = () => undefined,
   ) {}
 
-  pushEarly(desc: Descriptor, repository: string): void {
-    const name = this.registry.repositoryFor(repository);
-    const work = this.limit(async () => {
-      await this.registry.repository(name).push(desc, await this.cas.fetch(desc));
-      this.holder.set(desc.digest, name);
-    }).catch((err: unknown) => {
-      this.failure ??= err;
-    });
-    this.early.push(work);
+  /** `store`'s ingester, with each blob `repositoryOf` names also streamed into that repository. */
+  tee(store: Ingester, repositoryOf: (desc: Descriptor) => string | undefined): Ingester {
+    return {
+      ingest: async (desc) => {
+        const local = await store.ingest(desc);
+        const repository = repositoryOf(desc);
+        if (!repository) return local;
+        const remote = this.upload(desc, this.registry.repositoryFor(repository));
+        return {
+          write: async (chunk) => {
+            await Promise.all([local?.write(chunk), remote.write(chunk)]);
+          },
+          commit: async () => {
+            await local?.commit();
+            await remote.commit();
+          },
+          abort: async () => {
+            await Promise.all([local?.abort(), remote.abort()]);
+          },
+        };
+      },
+    };
+  }
+
+  /** A best-effort streamed upload: never throws; on failure it stops taking bytes and reports once. */
+  private upload(desc: Descriptor, name: string): BlobWriter {
+    const body = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
+    let failed = false;
+    const done = this.registry
+      .repository(name)
+      .push(desc, body)
+      .then(() => void this.holder.set(desc.digest, name))
+      .catch((err: unknown) => {
+        failed = true;
+        body.destroy();
+        this.onTeeFailed(desc, err);
+      });
+    return {
+      write: async (chunk) => {
+        if (failed || body.write(chunk)) return;
+        await Promise.race([drained(body), done]);
+      },
+      commit: async () => {
+        if (!failed) body.end();
+        await done;
+      },
+      abort: async () => {
+        failed = true;
+        body.destroy(new Error('the import stopped before this blob was complete'));
+        await done;
+      },
+    };
   }
 
   async load(images: ImageToLoad[]): Promise<void> {
-    await Promise.all(this.early);
-    if (this.failure) throw this.failure;
     for (const image of images) {
       const name = this.registry.repositoryFor(image.repository);
       await copyGraph({
@@ -96,9 +140,17 @@ export class LoadSession {
       });
     }
   }
+}
 
-  /** Waits for early pushes of an import that failed, ignoring their outcome. */
-  async abandon(): Promise<void> {
-    await Promise.all(this.early);
-  }
+/** Resolves once `stream` drains or closes (never rejects: a destroyed stream's error is reported elsewhere). */
+function drained(stream: PassThrough): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      stream.off('drain', done);
+      stream.off('close', done);
+      resolve();
+    };
+    stream.on('drain', done);
+    stream.on('close', done);
+  });
 }

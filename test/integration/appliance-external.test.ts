@@ -61,6 +61,39 @@ describe('--registry', () => {
     }
   });
 
+  it('streams layers to the registry while receiving; a failed stream falls back to a push from the store', async () => {
+    // The first layer upload the registry starts is pointed at a closed port: the streamed upload of that layer
+    // fails mid-import, and the layer must still reach the registry, pushed from the store once the bundle checked out.
+    const dead = await freePort();
+    let redirected = '';
+    const warnings: string[] = [];
+    const realFetch = globalThis.fetch;
+    globalThis.fetch = (async (input: string | URL | Request, init?: RequestInit) => {
+      const url = new URL(String(input instanceof Request ? input.url : input));
+      const res = await realFetch(input, init);
+      if (!redirected && init?.method === 'POST' && url.pathname.endsWith('/blobs/uploads/') && !url.searchParams.has('mount') && res.status === 202) {
+        redirected = url.pathname;
+        return new Response(null, { status: 202, headers: { location: `http://127.0.0.1:${dead}/v2/nowhere/blobs/uploads/x` } });
+      }
+      return res;
+    }) as typeof fetch;
+    const log = { info: () => undefined, error: () => undefined, warn: (message: string, fields?: Record<string, unknown>) => void warnings.push(`${message} ${JSON.stringify(fields)}`) };
+    const app = await start(site, { registry: `http://${registry.host}/tee`, log });
+    try {
+      await site.bundle({ sequence: 30, name: 'tee1' });
+      expect((await importPath(app.url, app.token, 'tee1.airlock')).state).toBe('applied');
+      expect(redirected).toMatch(/^\/v2\/tee\/team\//);
+      expect(warnings.filter((w) => w.includes('registry'))).toEqual([expect.stringMatching(/^streaming a layer to the registry failed.*ECONNREFUSED/)]);
+      expect(await skopeoDigest(`${registry.host}/tee/team/app:1.0`)).toBe(app.ctx.state.resolveTag('team/app', '1.0')?.digest);
+      expect(await skopeoDigest(`${registry.host}/tee/team/worker:1.0`)).toBe(app.ctx.state.resolveTag('team/worker', '1.0')?.digest);
+      // every layer is complete in the registry: a full copy out of it checks each digest
+      await run('skopeo', ['copy', '--quiet', '--all', '--src-tls-verify=false', `docker://${registry.host}/tee/team/app:1.0`, `oci:${join(site.dir, 'tee-check')}:x`]);
+    } finally {
+      globalThis.fetch = realFetch;
+      await app.close();
+    }
+  });
+
   it('skips blobs the registry already has', async () => {
     const calls: string[] = [];
     const realFetch = globalThis.fetch;
