@@ -55,15 +55,15 @@ async function main(): Promise<void> {
 
     // keys and trust
     const k = (n: string) => join(work, n);
-    await run(process.execPath, [BINARY, 'keys', 'generate', '--out', k('root')]);
-    await run(process.execPath, [BINARY, 'keys', 'generate', '--out', k('release')]);
-    await run(process.execPath, [BINARY, 'trust', 'init', '--root-key', k('root.pub'), '--release-key', k('release.pub'), '--sign', k('root.key'), '--out', k('root.json')]);
+    await run(BINARY, ['keys', 'generate', '--out', k('root')]);
+    await run(BINARY, ['keys', 'generate', '--out', k('release')]);
+    await run(BINARY, ['trust', 'init', '--root-key', k('root.pub'), '--release-key', k('release.pub'), '--sign', k('root.key'), '--out', k('root.json')]);
     await writeFile(k('airlock.yaml'), `apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: bench\nimages:\n${images.map((i) => `  - ${i}\n`).join('')}`);
 
     const bundle = k('bench.airlock');
     const create = (spec: string, out: string) => async () => {
       await rm(out, { force: true });
-      return measure(process.execPath, [BINARY, 'bundle', 'create', '-f', spec, '--key', k('release.key'), '-o', out]);
+      return measure(BINARY, ['bundle', 'create', '-f', spec, '--key', k('release.key'), '-o', out]);
     };
     const skopeoAll = async () => {
       const dir = k('skopeo-oci');
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
       const script = images.map((i, n) => `skopeo copy --quiet --all --src-tls-verify=false docker://${i} oci:${dir}:img${n + 1}`).join(' && ');
       return measure('sh', ['-c', script]);
     };
-    const verify = (file: string) => () => measure(process.execPath, [BINARY, 'bundle', 'verify', file, '--trust', k('root.json')]);
+    const verify = (file: string) => () => measure(BINARY, ['bundle', 'verify', file, '--trust', k('root.json')]);
     const [ourCreate, skopeo] = await pairedMedians(runs, create(k('airlock.yaml'), bundle), skopeoAll);
     await rm(k('skopeo-oci'), { recursive: true, force: true });
     const size = (await stat(bundle)).size;

@@ -21,7 +21,7 @@ export interface Appliance {
 
 export async function startAppliance(dataDir: string, trustPath: string, media: string, extra: string[] = []): Promise<Appliance> {
   const port = await freePort();
-  const child = spawn(process.execPath, [BINARY, 'appliance', 'serve', '--data', dataDir, '--trust', trustPath, '--listen', `127.0.0.1:${port}`, '--media', media, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(BINARY, ['appliance', 'serve', '--data', dataDir, '--trust', trustPath, '--listen', `127.0.0.1:${port}`, '--media', media, ...extra], { stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   while (!out.includes('appliance listening')) {
@@ -123,7 +123,7 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
   const dir = fresh();
   const app = await startAppliance(dir, trustPath, media);
   await writeFile(join(work, 'token'), app.token);
-  const upload = await measure(process.execPath, [BINARY, 'appliance', 'import', bundle, '--server', app.url, '--token-file', join(work, 'token'), '--wait']);
+  const upload = await measure(BINARY, ['appliance', 'import', bundle, '--server', app.url, '--token-file', join(work, 'token'), '--wait']);
   const reimport = await importFromMedia(app, 'b.airlock');
   const uploadRss = await app.stop();
   await rm(dir, { recursive: true, force: true });

@@ -72,13 +72,13 @@ async function main(): Promise<void> {
     }
     const oldCommit = (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).trim();
 
-    await run(process.execPath, [BINARY, 'keys', 'generate', '--out', k('root')]);
-    await run(process.execPath, [BINARY, 'keys', 'generate', '--out', k('release')]);
-    await run(process.execPath, [BINARY, 'trust', 'init', '--root-key', k('root.pub'), '--release-key', k('release.pub'), '--sign', k('root.key'), '--out', k('root.json')]);
+    await run(BINARY, ['keys', 'generate', '--out', k('root')]);
+    await run(BINARY, ['keys', 'generate', '--out', k('release')]);
+    await run(BINARY, ['trust', 'init', '--root-key', k('root.pub'), '--release-key', k('release.pub'), '--sign', k('root.key'), '--out', k('root.json')]);
     await writeFile(k('v1.yaml'), spec(['img1:1', 'img2:1', 'img3:1', 'img4:1', 'img5:1']));
     await writeFile(k('v2.yaml'), spec(['img1:1', 'img2:1', 'img3:2', 'img4:1', 'img5:1']));
     const create = (specFile: string, out: string, extra: string[] = []) =>
-      measure(process.execPath, [BINARY, 'bundle', 'create', '-f', specFile, '--key', k('release.key'), '-o', out, '--sequence', '1', ...extra]);
+      measure(BINARY, ['bundle', 'create', '-f', specFile, '--key', k('release.key'), '-o', out, '--sequence', '1', ...extra]);
 
     // 1. delta size
     const full = k('v1.airlock');
@@ -87,7 +87,7 @@ async function main(): Promise<void> {
     await gitCommit(repo, { 'manifests/new.yaml': `# ${randomBytes(20_000).toString('base64')}\n`, 'manifests/app-0-0.yaml': `# ${randomBytes(3000).toString('base64')}\n` }, 'one new commit');
     const newCommit = (await run('git', ['-C', repo, 'rev-parse', 'HEAD'])).trim();
     const delta = k('v2-delta.airlock');
-    await measure(process.execPath, [BINARY, 'bundle', 'create', '-f', k('v2.yaml'), '--key', k('release.key'), '-o', delta, '--sequence', '2', '--base', full]);
+    await measure(BINARY, ['bundle', 'create', '-f', k('v2.yaml'), '--key', k('release.key'), '-o', delta, '--sequence', '2', '--base', full]);
     const deltaSize = (await stat(delta)).size;
     const entries = splitTar(await readFile(delta));
     const gitEntry = entries.find((e) => e.body.subarray(0, 16).toString() === '# v2 git bundle\n');

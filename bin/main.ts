@@ -27,7 +27,8 @@ export async function main(argv: string[], io: MainIo = { stdout: process.stdout
     return argv.length === 0 ? 2 : 0;
   }
   if (argv[0] === '--version') {
-    io.stdout.write(`airlock ${VERSION}\n`);
+    // The runtime too: a report from the field then says which Node ran it and with which flags (ADR 008).
+    io.stdout.write(`airlock ${VERSION} (node ${process.version}${process.execArgv.length ? ` ${process.execArgv.join(' ')}` : ''})\n`);
     return 0;
   }
   const command = commands.find((c) => c.path.every((word, i) => argv[i] === word));

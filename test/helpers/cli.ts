@@ -37,7 +37,7 @@ export const BINARY = (() => {
   return join(dir, 'bin', 'airlock.js');
 })();
 
-/** Runs the built `airlock` binary as a user would (needs `npm run build`). */
+/** Runs the built `airlock` executable as a user would, through its shebang (needs `npm run build`). */
 export function airlock(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<ExecResult> {
-  return exec(process.execPath, [BINARY, ...args], opts);
+  return exec(BINARY, args, opts);
 }

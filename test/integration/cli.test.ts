@@ -32,6 +32,12 @@ describe('airlock CLI', () => {
     expect(sub.stdout).toContain('--sequence N');
   });
 
+  it('runs as an executable whose shebang starts Node with the heap setting of ADR 008, and reports it', async () => {
+    const version = await airlock(['--version']);
+    expect(version.code).toBe(0);
+    expect(version.stdout).toMatch(/^airlock \d+\.\d+\.\d+ \(node v\d+\.\d+\.\d+ --initial-old-space-size=128\)\n$/);
+  });
+
   it('runs keys generate, trust init, bundle create, verify and inspect end to end', async () => {
     const key = await airlock(['keys', 'generate', '--out', p('release'), '--name', 'release team']);
     expect(key.code).toBe(0);
