@@ -111,6 +111,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     return { state: 'applied', idempotent: false };
   } catch (caught) {
     const err = input.explain ? await input.explain(caught) : caught;
+    await load?.settle();
     const code = isAirlockError(err) ? err.code : 'INTERNAL';
     state.failImport(id, code, errorMessage(err), now());
     state.audit('system', 'import.failed', { id, code, message: errorMessage(err) }, now());

@@ -1,6 +1,7 @@
 /**
- * Loading images into an existing registry (`--registry URL`): the same copy() as everywhere, from the
- * appliance's blob store, skipping what the registry has, retrying transient failures, bounded concurrency.
+ * Loading images into an existing registry (`--registry URL`): layers stream to it while the bundle is received,
+ * then the same copy() as everywhere, from the appliance's blob store, skipping what the registry has, retrying
+ * transient failures, bounded concurrency.
  * Blobs and manifests go first (by digest, invisible to tag users); tags move only when a bundle is published.
  */
 import { PassThrough } from 'node:stream';
@@ -58,12 +59,15 @@ export class ExternalRegistry {
  * Loads one bundle's images. `tee` gives the import a blob sink that streams each layer to its first repository
  * while the layer is received, hashed and written to the appliance's store: the registry hashes it as it arrives
  * (and checks the digest on the final PUT), so the push costs neither a second read nor a wait after the last
- * layer. A tee that fails (the registry refused, a connection dropped) only costs time: `load` then copies every
- * image from the store once the whole bundle checked out, pushing what the registry lacks (with retries) and
- * mounting layers another repository of this registry already holds.
+ * layer. A tee that fails (the registry refused, a connection dropped) only costs time: streaming stops for the rest
+ * of the import, and `load` copies every image from the store once the whole bundle checked out, pushing what the
+ * registry lacks (with retries) and mounting layers another repository of this registry already holds.
  */
 export class LoadSession {
   private readonly holder = new Map<string, string>();
+  private teeFailed = false;
+  /** Streamed uploads whose last bytes are sent and whose registry has yet to answer. */
+  private readonly finishing = new Set<Promise<void>>();
 
   constructor(
     private readonly registry: ExternalRegistry,
@@ -77,7 +81,9 @@ export class LoadSession {
       ingest: async (desc) => {
         const local = await store.ingest(desc);
         const repository = repositoryOf(desc);
-        if (!repository) return local;
+        if (!repository || this.teeFailed) return local;
+        // The previous layers' uploads finish while this one streams; at most two are left to finish.
+        while (this.finishing.size >= 2) await Promise.race(this.finishing);
         const remote = this.upload(desc, this.registry.repositoryFor(repository));
         return {
           write: async (chunk) => {
@@ -106,16 +112,21 @@ export class LoadSession {
       .catch((err: unknown) => {
         failed = true;
         body.destroy();
-        this.onTeeFailed(desc, err);
+        // One failure is enough to stop streaming for this import: a registry that is down would otherwise cost
+        // its retries once per layer before `load` reports it.
+        if (!this.teeFailed) this.onTeeFailed(desc, err);
+        this.teeFailed = true;
       });
     return {
       write: async (chunk) => {
         if (failed || body.write(chunk)) return;
         await Promise.race([drained(body), done]);
       },
+      // The registry finishes (its last buffered bytes, the digest check) while the next layer is received.
       commit: async () => {
         if (!failed) body.end();
-        await done;
+        this.finishing.add(done);
+        void done.then(() => this.finishing.delete(done));
       },
       abort: async () => {
         failed = true;
@@ -126,6 +137,7 @@ export class LoadSession {
   }
 
   async load(images: ImageToLoad[]): Promise<void> {
+    await this.settle();
     for (const image of images) {
       const name = this.registry.repositoryFor(image.repository);
       await copyGraph({
@@ -139,6 +151,11 @@ export class LoadSession {
         onCopied: (desc) => this.holder.set(desc.digest, name),
       });
     }
+  }
+
+  /** Waits for the streamed uploads still finishing (they never throw; a failed one is left to `load`). */
+  async settle(): Promise<void> {
+    await Promise.all(this.finishing);
   }
 }
 
