@@ -10,7 +10,7 @@ import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BINARY } from '../test/helpers/cli.js';
 import { freePort, startRegistry } from '../test/helpers/registry.js';
-import { type Measurement, measure, mib, pairedMedians, ratio } from './lib.js';
+import { type Measurement, type Paired, measure, mib, paired, ratioCell } from './lib.js';
 
 export interface Appliance {
   url: string;
@@ -93,7 +93,7 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
     await rm(dir, { recursive: true, force: true });
     return m;
   };
-  const [ours, peer] = await pairedMedians(runs, embedded, tarSkopeo);
+  const embeddedPair = await paired(runs, embedded, tarSkopeo);
 
   // 2. --registry vs skopeo copy from an extracted layout, each into a fresh docker-registry
   const extracted = join(work, 'extracted-once');
@@ -116,7 +116,7 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
     await registry.stop();
     return m;
   };
-  const [ourExternal, skopeoExternal] = await pairedMedians(runs, external, skopeoOnly);
+  const externalPair = await paired(runs, external, skopeoOnly);
   await rm(extracted, { recursive: true, force: true });
 
   // 3. re-import of the bundle in force, and 4. peak RSS during a streamed upload
@@ -128,17 +128,15 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
   const uploadRss = await app.stop();
   await rm(dir, { recursive: true, force: true });
 
-  const row = (what: string, a: Measurement, b: Measurement, target: string, limit: number) => {
-    const x = ratio(a.seconds, b.seconds);
-    return `| ${what} | ${a.seconds.toFixed(2)} s | ${b.seconds.toFixed(2)} s | **${x.toFixed(2)}×** ${x <= limit ? '(met)' : '(missed)'} | ${target} | ${mib(a.maxRssKiB)} |`;
-  };
+  const row = (what: string, p: Paired, target: string, limit: number) =>
+    `| ${what} | ${p.ours.seconds.toFixed(2)} s | ${p.peer.seconds.toFixed(2)} s | ${ratioCell(p, limit)} | ${target} | ${mib(p.ours.maxRssKiB)} |`;
   return [
-    `Bundle of ${(size / 1024 / 1024).toFixed(0)} MiB (the one above), median of ${runs} runs, each import into a fresh data directory and registry.`,
+    `Bundle of ${(size / 1024 / 1024).toFixed(0)} MiB (the one above), ${runs} pairs of runs as above, each import into a fresh data directory and registry.`,
     '',
     '| comparison | airlock | peer | ratio | target | appliance peak RSS |',
     '|---|---|---|---|---|---|',
-    row('import from a file into the embedded registry vs `tar xf` + `skopeo copy --preserve-digests` into docker-registry', ours, peer, '≤ 0.5×', 0.5),
-    row('import with `--registry` (docker-registry) vs `skopeo copy --preserve-digests` from an extracted layout', ourExternal, skopeoExternal, '≤ 1.0×', 1.0),
+    row('import from a file into the embedded registry vs `tar xf` + `skopeo copy --preserve-digests` into docker-registry', embeddedPair, '≤ 0.5×', 0.5),
+    row('import with `--registry` (docker-registry) vs `skopeo copy --preserve-digests` from an extracted layout', externalPair, '≤ 1.0×', 1.0),
     '',
     `| re-import of the bundle in force | ${reimport.toFixed(3)} s | target < 1 s ${reimport < 1 ? '(met)' : '(missed)'} |`,
     '|---|---|---|',

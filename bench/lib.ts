@@ -28,11 +28,27 @@ export async function settle(): Promise<void> {
   await exec('sync', []);
 }
 
+export interface Paired {
+  /** The median run of each, by time. */
+  ours: Measurement;
+  peer: Measurement;
+  /** Ours ÷ peer of each pair (the two runs made back to back), and their median: the figure reported. */
+  ratios: number[];
+  ratio: number;
+}
+
+const median = (xs: number[]) => {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+};
+
 /**
- * Runs ours and the peer's alternately `runs` times (so drift on a shared machine hits both alike) and returns
- * the median of each by time.
+ * Runs ours and the peer's `runs` times each, in back-to-back pairs. The reported ratio is the median of the
+ * pairs' ratios: the two runs of a pair see the same machine, while this shared machine's speed drifts by ±20%
+ * between pairs, which a ratio of two medians taken from different moments would carry into the figure.
  */
-export async function pairedMedians(runs: number, ours: () => Promise<Measurement>, peer: () => Promise<Measurement>): Promise<[Measurement, Measurement]> {
+export async function paired(runs: number, ours: () => Promise<Measurement>, peer: () => Promise<Measurement>): Promise<Paired> {
   const a: Measurement[] = [];
   const b: Measurement[] = [];
   // ABBA order: whichever goes first in a pair goes second in the next, so that a position effect (the run right
@@ -45,7 +61,16 @@ export async function pairedMedians(runs: number, ours: () => Promise<Measuremen
     }
   }
   const mid = (list: Measurement[]) => [...list].sort((x, y) => x.seconds - y.seconds)[Math.floor(list.length / 2)] as Measurement;
-  return [mid(a), mid(b)];
+  const ratios = a.map((m, i) => m.seconds / (b[i] as Measurement).seconds);
+  return { ours: mid(a), peer: mid(b), ratios, ratio: median(ratios) };
+}
+
+/** "**0.95×** (met; pairs 0.90–1.04×)" for a ratio target, or with `asPercent` "+3.1% (met; pairs −2.0…+8.5%)". */
+export function ratioCell(p: Paired, limit: number, { asPercent = false } = {}): string {
+  const fmt = (x: number) => (asPercent ? `${x >= 1 ? '+' : '−'}${(Math.abs(x - 1) * 100).toFixed(1)}%` : `${x.toFixed(2)}×`);
+  const lo = Math.min(...p.ratios);
+  const hi = Math.max(...p.ratios);
+  return `**${fmt(p.ratio)}** (${p.ratio <= limit ? 'met' : 'missed'}; pairs ${fmt(lo)}${asPercent ? '…' : '–'}${fmt(hi)})`;
 }
 
 /** Writes `size` random bytes as an (uncompressed) layer blob into an OCI layout, streaming. */
@@ -67,5 +92,4 @@ export async function randomLayer(layout: string, size: number): Promise<{ media
   return { mediaType: 'application/vnd.oci.image.layer.v1.tar', digest: `sha256:${hex}`, size };
 }
 
-export const ratio = (a: number, b: number) => (b > 0 ? a / b : NaN);
 export const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;

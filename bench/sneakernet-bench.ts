@@ -19,7 +19,7 @@ import { gitCommit, gitInit } from '../test/helpers/git-repo.js';
 import { tagLayout } from '../test/helpers/images.js';
 import { splitTar } from '../test/helpers/tar-edit.js';
 import { importFromMedia, startAppliance } from './import-bench.js';
-import { type Measurement, measure, pairedMedians, randomLayer } from './lib.js';
+import { type Measurement, measure, paired, randomLayer, ratioCell } from './lib.js';
 import { updateResults } from './results.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/RESULTS.md' } } });
@@ -107,7 +107,8 @@ async function main(): Promise<void> {
       await mkdir(splitDir);
       return create(k('v1.yaml'), join(splitDir, 'v1.airlock'), ['--split-size', '256MiB']);
     };
-    const [splitCreate, wholeCreate] = await pairedMedians(runs, createSplit, createWhole);
+    const createPair = await paired(runs, createSplit, createWhole);
+    const { ours: splitCreate, peer: wholeCreate } = createPair;
     const parts = (await readdir(splitDir)).filter((n) => /\.\d{3}$/.test(n)).length;
 
     const media = k('media');
@@ -123,20 +124,20 @@ async function main(): Promise<void> {
       await rm(dir, { recursive: true, force: true });
       return { seconds, maxRssKiB: rss };
     };
-    const [splitImport, wholeImport] = await pairedMedians(runs, importOf('split'), importOf('whole.airlock'));
+    const importPair = await paired(runs, importOf('split'), importOf('whole.airlock'));
+    const { ours: splitImport, peer: wholeImport } = importPair;
 
-    const pct = (a: number, b: number) => `${a >= b ? '+' : ''}${(((a - b) / b) * 100).toFixed(1)}%`;
     const met = (ok: boolean) => (ok ? '(met)' : '(missed)');
     const deltaOk = deltaSize <= 51 * MiB + metadataBytes;
     const body = [
-      `Images: 5 × 4 random layers of 52 MiB (${(fullSize / MiB).toFixed(0)} MiB full bundle); release 2 replaces one layer of one image with a new 50 MiB layer. Git: 40 commits of manifests, then one new commit. Median of ${runs} alternating runs for times.`,
+      `Images: 5 × 4 random layers of 52 MiB (${(fullSize / MiB).toFixed(0)} MiB full bundle); release 2 replaces one layer of one image with a new 50 MiB layer. Git: 40 commits of manifests, then one new commit. Times: ${runs} back-to-back pairs of runs (ABBA order), the median run of each; the figure is the median of the pairs' ratios.`,
       '',
       '| measure | airlock | reference | result | target |',
       '|---|---|---|---|---|',
       `| delta bundle for one changed 50 MiB layer (\`--base v1.airlock\`) | ${(deltaSize / MiB).toFixed(2)} MiB | full bundle ${(fullSize / MiB).toFixed(0)} MiB; manifests and configs ${(metadataBytes / 1024).toFixed(1)} KiB | **${(deltaSize / MiB).toFixed(2)} MiB** ${met(deltaOk)} | ≤ 51 MiB + manifests |`,
       `| Git delta for one new commit (git bundle in the delta) | ${(gitDeltaSize / 1024).toFixed(1)} KiB | that commit's new objects, \`git pack-objects --window=0\`: ${(newObjectsSize / 1024).toFixed(1)} KiB | **${(gitDeltaSize / newObjectsSize).toFixed(2)}×** ${met(gitDeltaSize <= 2 * newObjectsSize)} | ≤ 2× |`,
-      `| \`bundle create --split-size 256MiB\` (${parts} parts) vs one file | ${splitCreate.seconds.toFixed(2)} s | ${wholeCreate.seconds.toFixed(2)} s | **${pct(splitCreate.seconds, wholeCreate.seconds)}** ${met(splitCreate.seconds <= wholeCreate.seconds * 1.1)} | ≤ +10% |`,
-      `| import of the parts directory vs the one file (embedded registry) | ${splitImport.seconds.toFixed(2)} s | ${wholeImport.seconds.toFixed(2)} s | **${pct(splitImport.seconds, wholeImport.seconds)}** ${met(splitImport.seconds <= wholeImport.seconds * 1.1)} | ≤ +10% |`,
+      `| \`bundle create --split-size 256MiB\` (${parts} parts) vs one file | ${splitCreate.seconds.toFixed(2)} s | ${wholeCreate.seconds.toFixed(2)} s | ${ratioCell(createPair, 1.1, { asPercent: true })} | ≤ +10% |`,
+      `| import of the parts directory vs the one file (embedded registry) | ${splitImport.seconds.toFixed(2)} s | ${wholeImport.seconds.toFixed(2)} s | ${ratioCell(importPair, 1.1, { asPercent: true })} | ≤ +10% |`,
       '',
       `Peak RSS: create split ${(splitCreate.maxRssKiB / 1024).toFixed(0)} MiB, whole ${(wholeCreate.maxRssKiB / 1024).toFixed(0)} MiB; appliance importing parts ${(splitImport.maxRssKiB / 1024).toFixed(0)} MiB, one file ${(wholeImport.maxRssKiB / 1024).toFixed(0)} MiB.`,
     ].join('\n');
