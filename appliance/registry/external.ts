@@ -48,10 +48,9 @@ export class ExternalRegistry {
   }
 
   async tag(images: ImageToLoad[]): Promise<void> {
-    for (const image of images) {
-      if (!image.tag) continue;
-      await new RegistryRepository(this.client, this.repositoryFor(image.repository)).tag(image.desc, image.tag);
-    }
+    await Promise.all(
+      images.flatMap((image) => (image.tag ? [new RegistryRepository(this.client, this.repositoryFor(image.repository)).tag(image.desc, image.tag)] : [])),
+    );
   }
 }
 
@@ -65,6 +64,8 @@ export class ExternalRegistry {
  */
 export class LoadSession {
   private readonly holder = new Map<string, string>();
+  /** `repository@digest` of each layer a stream placed: `load` need not ask the registry about those again. */
+  private readonly streamed = new Set<string>();
   private teeFailed = false;
   /** Streamed uploads whose last bytes are sent and whose registry has yet to answer. */
   private readonly finishing = new Set<Promise<void>>();
@@ -108,7 +109,10 @@ export class LoadSession {
     const done = this.registry
       .repository(name)
       .push(desc, body)
-      .then(() => void this.holder.set(desc.digest, name))
+      .then(() => {
+        this.holder.set(desc.digest, name);
+        this.streamed.add(`${name}@${desc.digest}`);
+      })
       .catch((err: unknown) => {
         failed = true;
         body.destroy();
@@ -138,7 +142,7 @@ export class LoadSession {
 
   async load(images: ImageToLoad[]): Promise<void> {
     await this.settle();
-    for (const image of images) {
+    const copy = async (image: ImageToLoad) => {
       const name = this.registry.repositoryFor(image.repository);
       await copyGraph({
         src: this.cas,
@@ -147,10 +151,16 @@ export class LoadSession {
         ...(image.platforms ? { platforms: image.platforms } : {}),
         concurrency: 4,
         attempts: 4,
+        includeBlob: (desc) => !this.streamed.has(`${name}@${desc.digest}`),
         mountFrom: (desc) => this.holder.get(desc.digest),
         onCopied: (desc) => this.holder.set(desc.digest, name),
       });
-    }
+    };
+    // With the layers streamed, what is left per image is its config and manifests (and layers a delta left out,
+    // which the registry normally holds already): all images at once. After a failed stream, one image after
+    // another, so that a layer two images share is uploaded once and then mounted.
+    if (this.teeFailed) for (const image of images) await copy(image);
+    else await Promise.all(images.map(copy));
   }
 
   /** Waits for the streamed uploads still finishing (they never throw; a failed one is left to `load`). */
