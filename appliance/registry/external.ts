@@ -106,6 +106,7 @@ export class LoadSession {
   private upload(desc: Descriptor, name: string): BlobWriter {
     const body = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
     let failed = false;
+    let aborted = false;
     const done = this.registry
       .repository(name)
       .push(desc, body)
@@ -116,6 +117,7 @@ export class LoadSession {
       .catch((err: unknown) => {
         failed = true;
         body.destroy();
+        if (aborted) return; // the import stopped it (a bad blob, a cut stream): nothing to report here
         // One failure is enough to stop streaming for this import: a registry that is down would otherwise cost
         // its retries once per layer before `load` reports it.
         if (!this.teeFailed) this.onTeeFailed(desc, err);
@@ -134,6 +136,7 @@ export class LoadSession {
       },
       abort: async () => {
         failed = true;
+        aborted = true;
         body.destroy(new Error('the import stopped before this blob was complete'));
         await done;
       },
