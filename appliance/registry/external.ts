@@ -134,10 +134,13 @@ export class LoadSession {
         this.finishing.add(done);
         void done.then(() => this.finishing.delete(done));
       },
+      // Ended, not destroyed: the upload may not have picked up its body yet (it asks the registry first), and an
+      // ended body still ends it, short (the upload's size check fails) or whole with the wrong digest (the
+      // registry refuses it); either way the registry never takes the blob and the push settles.
       abort: async () => {
         failed = true;
         aborted = true;
-        body.destroy(new Error('the import stopped before this blob was complete'));
+        body.end();
         await done;
       },
     };

@@ -4,7 +4,8 @@
  * pulls can be made to need a token.
  */
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
+import { request } from 'node:http';
 import { get as httpsGet } from 'node:https';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,8 @@ import { OciLayoutStore } from '../../src/oci-layout.js';
 import { serializeEnvelope, signEnvelope } from '../../keys/dsse.js';
 import { unverifiedStatement } from '../../keys/statement-verifier.js';
 import { run } from '../helpers/exec.js';
-import { type Site, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
+import { joinTar, splitTar } from '../helpers/tar-edit.js';
+import { type Site, api, importPath, makeSite, start, waitImport } from '../helpers/appliance-fixture.js';
 import { skopeoDigest } from '../helpers/images.js';
 import { type TestRegistry, freePort, startRegistry } from '../helpers/registry.js';
 
@@ -90,6 +92,53 @@ describe('--registry', () => {
       await run('skopeo', ['copy', '--quiet', '--all', '--src-tls-verify=false', `docker://${registry.host}/tee/team/app:1.0`, `oci:${join(site.dir, 'tee-check')}:x`]);
     } finally {
       globalThis.fetch = realFetch;
+      await app.close();
+    }
+  });
+
+  it('stops the stream of a layer whose digest does not match: the import fails, the registry never gets it', async () => {
+    const path = await site.bundle({ sequence: 31, name: 'teebad' });
+    const entries = splitTar(await readFile(path));
+    const layer = entries.filter((e) => e.name.startsWith('blobs/sha256/')).sort((a, b) => b.body.length - a.body.length)[0];
+    if (!layer) throw new Error('no blob in the bundle');
+    layer.body[layer.body.length >> 1] = (layer.body[layer.body.length >> 1] ?? 0) ^ 0x40;
+    await writeFile(join(site.media, 'teebad-flipped.airlock'), joinTar(entries));
+    const warnings: string[] = [];
+    const log = { info: () => undefined, error: () => undefined, warn: (message: string) => void warnings.push(message) };
+    const app = await start(site, { registry: `http://${registry.host}/teebad`, log });
+    try {
+      const record = await importPath(app.url, app.token, 'teebad-flipped.airlock');
+      expect(record).toMatchObject({ state: 'failed', error: { code: 'DIGEST_MISMATCH' } });
+      expect(warnings.filter((w) => w.includes('streaming a layer'))).toEqual([]); // our own check stopped it
+      const digest = `sha256:${layer.name.slice('blobs/sha256/'.length)}`;
+      for (const repo of ['team/app', 'team/worker']) {
+        expect((await fetch(`http://${registry.host}/v2/teebad/${repo}/blobs/${digest}`, { method: 'HEAD' })).status).toBe(404);
+      }
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('an upload cut off midway fails cleanly with streams under way; the same bundle then imports whole', async () => {
+    const path = await site.bundle({ sequence: 32, name: 'teecut' });
+    const bytes = await readFile(path);
+    const app = await start(site, { registry: `http://${registry.host}/teecut` });
+    try {
+      const req = request(`${app.url}/api/v1/imports`, { method: 'POST', headers: { authorization: `Bearer ${app.token}`, 'content-type': 'application/octet-stream', 'content-length': String(bytes.length) } });
+      req.on('error', () => undefined);
+      req.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+      let id: string | undefined;
+      while (!id) {
+        const { body } = await api<{ imports: { id: string; state: string }[] }>(app.url, app.token, '/api/v1/imports');
+        id = body.imports.find((i) => i.state === 'running')?.id;
+        if (!id) await new Promise((r) => setTimeout(r, 20));
+      }
+      await new Promise((r) => setTimeout(r, 200)); // the first half is in: some layer is being streamed
+      req.destroy();
+      expect(await waitImport(app.url, app.token, id)).toMatchObject({ state: 'failed', error: { code: 'UPLOAD_INCOMPLETE' } });
+      expect((await importPath(app.url, app.token, 'teecut.airlock')).state).toBe('applied');
+      expect(await skopeoDigest(`${registry.host}/teecut/team/app:1.0`)).toBe(app.ctx.state.resolveTag('team/app', '1.0')?.digest);
+    } finally {
       await app.close();
     }
   });
