@@ -13,6 +13,7 @@ import express, { type NextFunction, type Request, type Response } from 'express
 import { writeFileAtomic } from '../src/fs-atomic.js';
 import { OciLayoutStore } from '../src/oci-layout.js';
 import type { CredentialLookup } from '../src/registry/credentials.js';
+import type { RegistryTransport } from '../src/registry/transport.js';
 import type { TrustRoot } from '../keys/trust-root.js';
 import type { ApplianceContext, Logger } from './context.js';
 import { GitMirror } from './git/mirror.js';
@@ -39,6 +40,8 @@ export interface ApplianceOptions {
   media?: string;
   registry?: string;
   credentials?: CredentialLookup;
+  /** Proxy and TLS settings for --registry. */
+  registryTransport?: RegistryTransport;
   channel?: string;
   /** Require an API token for /v2 and /git too (anonymous read by default). */
   pullRequiresToken?: boolean;
@@ -106,7 +109,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     mirror: new GitMirror(join(dataDir, 'git')),
     trust: opts.trust,
     siteKey,
-    ...(opts.registry ? { external: new ExternalRegistry(opts.registry, opts.credentials ? { credentials: opts.credentials } : {}) } : {}),
+    ...(opts.registry ? { external: new ExternalRegistry(opts.registry, { ...(opts.credentials ? { credentials: opts.credentials } : {}), ...(opts.registryTransport ? { transport: opts.registryTransport } : {}) }) } : {}),
     ...(opts.channel ? { channel: opts.channel } : {}),
     now,
     log,

@@ -17,6 +17,7 @@ import { imagesOf } from '../src/manifests/images.js';
 import { MemoryStore } from '../src/memory-store.js';
 import { OciLayoutStore } from '../src/oci-layout.js';
 import { formatReference, parseReference } from '../src/reference.js';
+import { type AccessOptions, RegistryAccess } from '../src/registry/access.js';
 import type { FetchFn } from '../src/registry/client.js';
 import type { CredentialLookup } from '../src/registry/credentials.js';
 import { formatBytes, parseDuration } from '../src/units.js';
@@ -24,7 +25,7 @@ import { writeFileAtomic } from '../src/fs-atomic.js';
 import { serializeEnvelope, signEnvelope } from '../keys/dsse.js';
 import { signPartsIndex } from '../keys/parts.js';
 import type { SecretKey } from '../keys/key-file.js';
-import { type CollectedImage, type ImageRequest, SourceOpener, collectImage } from './collect-images.js';
+import { type CollectedImage, type ImageRequest, SourceOpener, checkServedTags, collectImage } from './collect-images.js';
 import { collectGit } from './collect-git.js';
 import { collectManifestSet } from './collect-manifests.js';
 import type { DeltaBase } from './base.js';
@@ -44,6 +45,8 @@ export interface BuildOptions {
   expires?: string;
   now?: Date;
   credentials?: CredentialLookup;
+  /** `--cacert`, `--insecure` and the environment's proxy settings; the spec's `registries:` are added. */
+  access?: Omit<AccessOptions, 'registries' | 'baseDir' | 'settingsOrigin'>;
   fetch?: FetchFn;
   onEvent?: (e: BuildEvent) => void;
   /** Build a delta: leave out what this base (an earlier bundle or a site receipt) holds. */
@@ -76,6 +79,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   if (expiresIn !== undefined && expiresMs === undefined) throw new AirlockError('USAGE', `--expires "${expiresIn}" is not a duration like 30d or 12h`);
   const sequence = opts.sequence ?? Math.floor(now.getTime() / 1000);
 
+  const access = await RegistryAccess.load({ ...opts.access, registries: spec.registries, baseDir: spec.baseDir, settingsOrigin: spec.file });
   const scratch = await OciLayoutStore.open(await mkdtemp(join(dirname(out), `.airlock-build-`)), { create: true });
   try {
     const metadata = new MemoryStore();
@@ -104,19 +108,21 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     }
 
     const opener = new SourceOpener({
-      registries: spec.registries,
+      access,
       baseDir: spec.baseDir,
       ...(opts.credentials ? { credentials: opts.credentials } : {}),
       ...(opts.fetch ? { fetch: opts.fetch } : {}),
     });
-    const images: CollectedImage[] = [];
+    const collected: CollectedImage[] = [];
     for (const req of imageRequests(spec, documents)) {
       onEvent({ type: 'step', message: `resolving ${req.ref}` });
       const image = await collectImage(req, opener, metadata);
-      if (images.some((i) => i.name === image.name)) continue;
-      images.push(image);
-      rootEntries.push(image.desc);
+      if (collected.some((i) => i.name === image.name)) continue;
+      collected.push(image);
     }
+    // Before anything is written: two images served under one repository:tag stop the build.
+    const images = checkServedTags(collected);
+    rootEntries.push(...images.map((i) => i.desc));
 
     const root = jsonBlob(MediaType.ociIndex, {
       schemaVersion: 2,
@@ -189,6 +195,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       manifests: manifestNames,
     };
   } finally {
+    access.close();
     await rm(scratch.dir, { recursive: true, force: true });
   }
 }

@@ -11,6 +11,7 @@ import { ANNOTATION_PLATFORMS, childrenOf, formatPlatform, parseJson } from '../
 import type { MemoryStore } from '../src/memory-store.js';
 import { OciLayoutStore } from '../src/oci-layout.js';
 import { formatReference, parseReference } from '../src/reference.js';
+import type { RegistryAccess } from '../src/registry/access.js';
 import { RegistryClient, type FetchFn } from '../src/registry/client.js';
 import type { CredentialLookup } from '../src/registry/credentials.js';
 import { RegistryRepository } from '../src/registry/repository.js';
@@ -25,7 +26,8 @@ export interface ImageRequest {
 
 export interface ImageSources {
   credentials?: CredentialLookup;
-  registries: Record<string, { plainHttp?: boolean }>;
+  /** Scheme, proxy and TLS settings per registry. */
+  access: RegistryAccess;
   baseDir: string;
   fetch?: FetchFn;
 }
@@ -35,6 +37,8 @@ export interface CollectedImage {
   desc: Descriptor;
   source: ReadOnlyTarget;
   name: string;
+  /** Where it was asked for: "airlock.yaml:12". */
+  origin: string;
 }
 
 /** Opens sources on demand and keeps one registry client per host (tokens are cached per client). */
@@ -54,9 +58,11 @@ export class SourceOpener {
     const parsed = parseReference(ref);
     let client = this.clients.get(parsed.registry);
     if (!client) {
+      const plainHttp = this.opts.access.plainHttpFor(parsed.registry);
       client = new RegistryClient({
         registry: parsed.registry,
-        plainHttp: this.opts.registries[parsed.registry]?.plainHttp ?? false,
+        ...(plainHttp !== undefined ? { plainHttp } : {}),
+        transport: this.opts.access.transportFor(parsed.registry),
         ...(this.opts.credentials ? { credentials: this.opts.credentials } : {}),
         ...(this.opts.fetch ? { fetch: this.opts.fetch } : {}),
       });
@@ -89,9 +95,50 @@ export async function collectImage(req: ImageRequest, opener: SourceOpener, meta
       },
       source: target,
       name,
+      origin: req.origin,
     };
   } catch (err) {
     const code = isAirlockError(err) ? err.code : 'REGISTRY_ERROR';
     throw new AirlockError(code, `${label}: ${errorMessage(err)}`, { cause: err });
   }
+}
+
+/** Where the appliance serves an image: `repository:tag` (the registry host is dropped), or undefined by digest only. */
+export function servedTag(name: string): string | undefined {
+  try {
+    const ref = parseReference(name);
+    return ref.tag ? `${ref.repository}:${ref.tag}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Two images the appliance would serve under one `repository:tag` (`oci:./images:store/web:1.0` and
+ * `HOST/store/web:1.0`): the later one would silently replace the other, so the build stops and names both.
+ * The same content under two names (one root digest, the same platforms) serves the same image and is kept once.
+ */
+export function checkServedTags(images: CollectedImage[]): CollectedImage[] {
+  const byTag = new Map<string, CollectedImage>();
+  const kept: CollectedImage[] = [];
+  for (const image of images) {
+    const tag = servedTag(image.name);
+    const earlier = tag ? byTag.get(tag) : undefined;
+    if (!tag || !earlier) {
+      if (tag) byTag.set(tag, image);
+      kept.push(image);
+      continue;
+    }
+    if (earlier.desc.digest === image.desc.digest && platformsKey(earlier) === platformsKey(image)) continue;
+    throw new AirlockError(
+      'SPEC_INVALID',
+      `two images would be served as ${tag}: ${earlier.name} (${earlier.origin}, ${earlier.desc.digest}) and ${image.name} (${image.origin}, ${image.desc.digest}); ` +
+        'the appliance serves images by repository and tag without the registry host, so give one of them another repository or tag',
+    );
+  }
+  return kept;
+}
+
+function platformsKey(image: CollectedImage): string {
+  return image.desc.annotations?.[ANNOTATION_PLATFORMS] ?? '';
 }

@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { AirlockError } from '../src/errors.js';
 import { parseReference } from '../src/reference.js';
+import type { RegistrySettings } from '../src/registry/access.js';
 import { parseDuration } from '../src/units.js';
 
 export interface ImageSpec {
@@ -33,7 +34,7 @@ export interface BundleSpec {
   images: ImageSpec[];
   git: GitSpec[];
   manifests: { path: string; line: number }[];
-  registries: Record<string, { plainHttp?: boolean }>;
+  registries: Record<string, RegistrySettings>;
 }
 
 const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'discoverImages', 'images', 'git', 'manifests', 'registries'];
@@ -129,16 +130,24 @@ export function parseSpec(text: string, file: string): BundleSpec {
 
   const manifests = seqItems(fields.manifests, 'manifests', fail).map((item) => ({ path: scalarString(item, 'a manifests path', fail, item), line: lineOf(item) }));
 
-  const registries: Record<string, { plainHttp?: boolean }> = {};
+  const registries: Record<string, RegistrySettings> = {};
   if (fields.registries) {
     if (!isMap(fields.registries)) return fail(fields.registries, 'registries must be a mapping of host to settings');
     for (const pair of fields.registries.items) {
       const host = String(isScalar(pair.key) ? pair.key.value : '');
-      if (!isMap(pair.value)) return fail(pair.key as Node, `registries."${host}" must be a mapping like { plainHttp: true }`);
-      const f = mapFields(pair.value, ['plainHttp'], `registries."${host}"`, fail);
-      const plain = f.plainHttp && isScalar(f.plainHttp) ? f.plainHttp.value : undefined;
-      if (f.plainHttp && typeof plain !== 'boolean') fail(f.plainHttp, 'plainHttp must be true or false');
-      registries[host] = typeof plain === 'boolean' ? { plainHttp: plain } : {};
+      if (!isMap(pair.value)) return fail(pair.key as Node, `registries."${host}" must be a mapping like { plainHttp: true } or { cacert: ca.pem }`);
+      const f = mapFields(pair.value, ['plainHttp', 'cacert', 'insecure'], `registries."${host}"`, fail);
+      const flag = (name: 'plainHttp' | 'insecure'): boolean | undefined => {
+        const node = f[name];
+        const value = node && isScalar(node) ? node.value : undefined;
+        if (node && typeof value !== 'boolean') fail(node, `${name} must be true or false`);
+        return value as boolean | undefined;
+      };
+      const plain = flag('plainHttp');
+      const insecure = flag('insecure');
+      const cacert = f.cacert ? scalarString(f.cacert, `registries."${host}".cacert`, fail, pair.value) : undefined;
+      if (plain && (cacert || insecure)) fail(pair.key as Node, `registries."${host}": plainHttp: true speaks no TLS, so cacert and insecure do not apply`);
+      registries[host] = { ...(plain !== undefined ? { plainHttp: plain } : {}), ...(cacert ? { cacert } : {}), ...(insecure !== undefined ? { insecure } : {}) };
     }
   }
 

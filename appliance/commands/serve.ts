@@ -1,7 +1,9 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import { type Command, UsageError, stringOpt } from '../../src/command.js';
+import { delimiter, resolve } from 'node:path';
+import { type Command, UsageError, listOpt, stringOpt } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
+import { RegistryAccess } from '../../src/registry/access.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
 import { parseDuration } from '../../src/units.js';
 import { loadTrustRoot } from '../../keys/trust-root.js';
@@ -14,6 +16,7 @@ export const applianceServe: Command = {
                                [--media DIR] [--channel NAME] [--pull-requires-token]
                                [--tls-cert F --tls-key F] [--kubeconfig FILE] [--interval 60s] [--self-heal]
                                [--force-conflicts] [--registry-host HOST:PORT]
+                               [--registry-cacert CA.pem] [--registry-insecure]
 
 Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
@@ -24,13 +27,17 @@ Options:
   --data DIR              state, blobs and Git mirrors (created if missing)
   --trust FILE            the trust root (root.json)
   --listen HOST:PORT      where to listen (default 127.0.0.1:8080; port 0 picks a free one)
-  --registry URL          also push every image into this registry (http://host:port for plain HTTP)
+  --registry URL          also push every image into this registry (http://host:port for plain HTTP;
+                          credentials, credential helpers and HTTPS_PROXY/NO_PROXY as for bundle create)
+  --registry-cacert FILE  also trust the CA certificates in this PEM file for --registry (repeatable)
+  --registry-insecure     do not verify --registry's TLS certificate
   --media DIR             allow imports of files under DIR ({"path": …} in POST /api/v1/imports)
   --channel NAME          accept only bundles of this channel (default: any channel)
   --pull-requires-token   require an API token for /v2 and /git (default: anonymous read)
   --tls-cert F, --tls-key F   serve HTTPS
-  --kubeconfig FILE       reconcile this cluster (default: the in-cluster service account when running in a
-                          pod; otherwise bundles are imported and served and the cluster is left alone)
+  --kubeconfig FILE       reconcile this cluster (default: the first file of $KUBECONFIG, else the in-cluster
+                          service account when running in a pod; otherwise bundles are imported and served
+                          and the cluster is left alone)
   --interval DURATION     how often live objects are compared with the bundle (default 60s, ±10% jitter)
   --self-heal             re-apply drifted objects, taking fields back from whoever changed them
   --force-conflicts       when a sync meets fields another field manager owns, take them (default: report)
@@ -58,6 +65,8 @@ sync and health per channel and object.`,
     'force-conflicts': { type: 'boolean' },
     'registry-host': { type: 'string' },
     'admin-password-file': { type: 'string' },
+    'registry-cacert': { type: 'string', multiple: true },
+    'registry-insecure': { type: 'boolean' },
   },
   async run(values, _positionals, ctx) {
     const dataDir = resolve(stringOpt(values, 'data', true));
@@ -75,7 +84,11 @@ sync and health per channel and object.`,
     const intervalText = stringOpt(values, 'interval') ?? '60s';
     const intervalMs = parseDuration(intervalText);
     if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval "${intervalText}" is not a duration of at least 1s, like 60s or 5m`);
-    const kubeconfig = stringOpt(values, 'kubeconfig');
+    const kubeconfig = stringOpt(values, 'kubeconfig') ?? kubeconfigFromEnv(process.env);
+    const registryCacerts = listOpt(values, 'registry-cacert');
+    const registryInsecure = values['registry-insecure'] === true;
+    if ((registryCacerts.length || registryInsecure) && !stringOpt(values, 'registry')) throw new UsageError('--registry-cacert and --registry-insecure apply to --registry; there is no --registry');
+    const registryAccess = stringOpt(values, 'registry') ? await RegistryAccess.load({ cacerts: registryCacerts, insecure: registryInsecure, env: process.env }) : undefined;
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
@@ -83,7 +96,7 @@ sync and health per channel and object.`,
       host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1'),
       port: Number(m[2]),
       ...(stringOpt(values, 'media') ? { media: resolve(stringOpt(values, 'media') ?? '') } : {}),
-      ...(stringOpt(values, 'registry') ? { registry: stringOpt(values, 'registry'), credentials: await loadDockerCredentials() } : {}),
+      ...(registryAccess ? { registry: stringOpt(values, 'registry'), credentials: await loadDockerCredentials(), registryTransport: registryAccess.transportFor('') } : {}),
       ...(stringOpt(values, 'channel') ? { channel: stringOpt(values, 'channel') } : {}),
       pullRequiresToken: values['pull-requires-token'] === true,
       ...(certPath && keyPath ? { tls: { cert: await readFile(certPath), key: await readFile(keyPath) } } : {}),
@@ -107,3 +120,12 @@ sync and health per channel and object.`,
     });
   },
 };
+
+/** `$KUBECONFIG` as kubectl reads it, a list of files: the first one that exists (kubectl skips missing ones). */
+function kubeconfigFromEnv(env: NodeJS.ProcessEnv): string | undefined {
+  const paths = (env.KUBECONFIG ?? '').split(delimiter).filter(Boolean);
+  if (!paths.length) return undefined;
+  const found = paths.find((p) => existsSync(p));
+  if (!found) throw new AirlockError('KUBE_UNREACHABLE', `KUBECONFIG names no file that exists (${paths.join(delimiter)}); fix KUBECONFIG or give --kubeconfig FILE`);
+  return found;
+}

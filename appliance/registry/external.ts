@@ -12,6 +12,7 @@ import type { BlobWriter, Ingester } from '../../src/storage.js';
 import { RegistryClient } from '../../src/registry/client.js';
 import type { CredentialLookup } from '../../src/registry/credentials.js';
 import { RegistryRepository } from '../../src/registry/repository.js';
+import type { RegistryTransport } from '../../src/registry/transport.js';
 
 export interface ImageToLoad {
   repository: string;
@@ -25,10 +26,12 @@ export class ExternalRegistry {
   private readonly prefix: string;
   readonly url: string;
 
-  constructor(url: string, { credentials, plainHttp }: { credentials?: CredentialLookup; plainHttp?: boolean } = {}) {
+  constructor(url: string, { credentials, plainHttp, transport }: { credentials?: CredentialLookup; plainHttp?: boolean; transport?: RegistryTransport } = {}) {
     const parsed = new URL(url.includes('://') ? url : `https://${url}`);
     this.url = url;
-    this.client = new RegistryClient({ registry: parsed.host, plainHttp: plainHttp ?? parsed.protocol === 'http:', ...(credentials ? { credentials } : {}) });
+    // A URL's scheme decides; without one, the client's default (plain HTTP only for loopback hosts).
+    const plain = plainHttp ?? (url.includes('://') ? parsed.protocol === 'http:' : undefined);
+    this.client = new RegistryClient({ registry: parsed.host, ...(plain !== undefined ? { plainHttp: plain } : {}), ...(credentials ? { credentials } : {}), ...(transport ? { transport } : {}) });
     this.prefix = parsed.pathname.replace(/^\/+|\/+$/g, '');
   }
 

@@ -11,12 +11,14 @@ export const bundleCreate: Command = {
   help: `Usage: airlock bundle create -f airlock.yaml --key K.key [--key …] -o OUT.airlock
                             [--sequence N] [--expires 30d]
                             [--base PREVIOUS.airlock|RECEIPT.json [--appliance-key SITE.pub]]
-                            [--split-size 4GiB] [--json]
+                            [--split-size 4GiB] [--cacert CA.pem] [--insecure] [--json]
 
 Collects the spec's manifests, Git snapshots and images, signs a statement over the bundle's root
 with every --key, and streams each layer from its registry straight into the archive (nothing is
 staged on disk). OUT appears only when the bundle is complete; a failure leaves nothing behind.
-Registry credentials come from your Docker config.json ($DOCKER_CONFIG or ~/.docker).
+Registry credentials come from your Docker config.json ($DOCKER_CONFIG or ~/.docker): its
+credHelpers and credsStore run docker-credential-NAME, as docker does; auths entries are read.
+HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured (loopback registries are never proxied).
 
 Options:
   -f, --file FILE      the bundle spec (airlock.yaml)
@@ -35,6 +37,9 @@ Options:
   --split-size SIZE    write parts of SIZE bytes (e.g. 4GiB, 700MiB) for removable media:
                        OUT.000, OUT.001, … and OUT.parts.json, the signed list of each part's size
                        and sha256; verify and import take the directory or OUT.parts.json
+  --cacert FILE        also trust the CA certificates in this PEM file for every registry (repeatable;
+                       per registry: registries.HOST.cacert in the spec)
+  --insecure           do not verify registries' TLS certificates (per registry: registries.HOST.insecure)
   --json               print the result as JSON`,
   options: {
     file: { type: 'string', short: 'f' },
@@ -45,6 +50,8 @@ Options:
     base: { type: 'string' },
     'appliance-key': { type: 'string', multiple: true },
     'split-size': { type: 'string' },
+    cacert: { type: 'string', multiple: true },
+    insecure: { type: 'boolean' },
   },
   async run(values, _positionals, ctx) {
     const specPath = stringOpt(values, 'file', true);
@@ -79,6 +86,7 @@ Options:
       ...(expires !== undefined ? { expires } : {}),
       now: ctx.now(),
       credentials,
+      access: { cacerts: listOpt(values, 'cacert'), insecure: values.insecure === true, env: process.env },
       ...(base ? { base } : {}),
       ...(splitSize ? { splitSize } : {}),
       onEvent: (e) => {

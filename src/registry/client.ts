@@ -1,25 +1,28 @@
 /**
  * HTTP access to one registry host speaking the OCI distribution API: scheme selection (HTTPS, or plain HTTP for
- * loopback or when told), Bearer-token and Basic authentication driven by `WWW-Authenticate` challenges, retries
+ * loopback unless told otherwise), the transport's proxy and TLS settings, Bearer-token and Basic authentication driven by `WWW-Authenticate` challenges, retries
  * with backoff for idempotent requests, and errors that name the registry and what to do.
  */
-import { type IncomingHttpHeaders, type IncomingMessage, request as httpRequest } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AirlockError } from '../errors.js';
 import { apiHost, isLoopbackHost } from '../reference.js';
 import { parseChallenge } from './challenge.js';
 import type { Credential, CredentialLookup } from './credentials.js';
+import { RegistryTransport, tlsProblem } from './transport.js';
 
 export type FetchFn = typeof fetch;
 
 export interface RegistryClientOptions {
   /** Registry name as it appears in references: `docker.io`, `127.0.0.1:5000`. */
   registry: string;
-  /** Speak plain HTTP. Loopback hosts use it without being told. */
+  /** true: plain HTTP; false: HTTPS. Unset: plain HTTP for loopback hosts, HTTPS for the rest. */
   plainHttp?: boolean;
   credentials?: CredentialLookup;
+  /** Proxy and TLS settings (default: direct connections, the system's CAs). */
+  transport?: RegistryTransport;
+  /** Replaces the transport's fetch (tests count or break requests with it). */
   fetch?: FetchFn;
   sleep?: (ms: number) => Promise<void>;
   /** Attempts for idempotent requests on network errors, 429 and 5xx. */
@@ -44,21 +47,24 @@ const sleepDefault = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 export class RegistryClient {
   readonly registry: string;
   readonly baseUrl: string;
-  private readonly credential: Credential | undefined;
+  private readonly lookup: CredentialLookup | undefined;
+  private credential: Promise<Credential | undefined> | undefined;
+  private basicCredential: Credential | undefined;
+  private readonly transport: RegistryTransport;
   private readonly fetchFn: FetchFn;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly attempts: number;
   private readonly userAgent: string;
   private readonly tokens = new Map<string, string>();
-  private basic = false;
 
-  constructor({ registry, plainHttp = false, credentials, fetch: fetchFn = fetch, sleep = sleepDefault, attempts = 4, userAgent = 'airlock/0.1' }: RegistryClientOptions) {
+  constructor({ registry, plainHttp, credentials, transport, fetch: fetchFn, sleep = sleepDefault, attempts = 4, userAgent = 'airlock/0.1' }: RegistryClientOptions) {
     this.registry = registry;
     const host = apiHost(registry);
-    const scheme = plainHttp || isLoopbackHost(host) ? 'http' : 'https';
+    const scheme = (plainHttp ?? isLoopbackHost(host)) ? 'http' : 'https';
     this.baseUrl = `${scheme}://${host}`;
-    this.credential = credentials?.(registry);
-    this.fetchFn = fetchFn;
+    this.lookup = credentials;
+    this.transport = transport ?? new RegistryTransport();
+    this.fetchFn = fetchFn ?? this.transport.fetch;
     this.sleep = sleep;
     this.attempts = attempts;
     this.userAgent = userAgent;
@@ -80,11 +86,29 @@ export class RegistryClient {
         return await this.check(res, opts);
       } catch (err) {
         if (err instanceof AirlockError) throw err;
+        const tls = tlsProblem(err);
+        if (tls) throw this.untrusted(opts.what, tls, err);
         lastError = err;
         if (attempt < attempts) await this.sleep(backoff(attempt));
       }
     }
     throw new AirlockError('REGISTRY_UNREACHABLE', `${opts.what}: cannot reach registry ${this.registry} (${networkReason(lastError)})`, { cause: lastError });
+  }
+
+  /** A certificate the client does not trust: say which problem, and the two ways out. */
+  private untrusted(what: string, problem: string, cause: unknown): AirlockError {
+    return new AirlockError(
+      'REGISTRY_UNREACHABLE',
+      `${what}: the TLS certificate of registry ${this.registry} is not trusted (${problem}); give its CA with --cacert FILE ` +
+        `(or registries."${this.registry}".cacert in the spec), or skip verification with --insecure`,
+      { cause },
+    );
+  }
+
+  /** The credentials for this registry, asked for once (a credential helper may run). */
+  private credentials(): Promise<Credential | undefined> {
+    this.credential ??= Promise.resolve(this.lookup?.(this.registry));
+    return this.credential;
   }
 
   private async authenticated(method: string, pathOrUrl: string, opts: RequestOptions): Promise<Response> {
@@ -99,8 +123,9 @@ export class RegistryClient {
     if (challenge?.scheme === 'bearer') {
       await this.fetchToken(challenge.params, opts);
     } else if (challenge?.scheme === 'basic') {
-      if (!this.credential) return res;
-      this.basic = true;
+      const credential = await this.credentials();
+      if (!credential) return res;
+      this.basicCredential = credential;
     } else {
       return res;
     }
@@ -115,16 +140,17 @@ export class RegistryClient {
   async upload(method: string, url: string, opts: Omit<RequestOptions, 'body'>, body: Readable): Promise<{ status: number; headers: IncomingHttpHeaders }> {
     const target = new URL(url.startsWith('http') ? url : `${this.baseUrl}${url}`);
     const headers: Record<string, string> = { 'user-agent': this.userAgent, ...opts.headers, ...this.authHeader(opts.scopes) };
-    const send = target.protocol === 'https:' ? httpsRequest : httpRequest;
     let res: IncomingMessage;
     try {
       res = await new Promise<IncomingMessage>((resolve, reject) => {
-        const req = send(target, { method, headers }, resolve);
+        const req = this.transport.request(target, { method, headers }, resolve);
         req.on('error', reject);
         pipeline(body, req).catch(reject);
       });
     } catch (err) {
       if (err instanceof AirlockError) throw err;
+      const tls = tlsProblem(err);
+      if (tls) throw this.untrusted(opts.what, tls, err);
       throw new AirlockError('REGISTRY_UNREACHABLE', `${opts.what}: upload to ${this.registry} failed (${networkReason({ cause: err })})`, { cause: err });
     }
     const chunks: Buffer[] = [];
@@ -137,7 +163,7 @@ export class RegistryClient {
   private authHeader(scopes: string[]): Record<string, string> {
     const token = this.tokens.get(scopeKey(scopes));
     if (token) return { authorization: `Bearer ${token}` };
-    if (this.basic && this.credential) return { authorization: basicHeader(this.credential) };
+    if (this.basicCredential) return { authorization: basicHeader(this.basicCredential) };
     return {};
   }
 
@@ -159,11 +185,14 @@ export class RegistryClient {
     const scopes = opts.scopes.length ? opts.scopes : params.scope ? [params.scope] : [];
     for (const scope of scopes) url.searchParams.append('scope', scope);
     const headers: Record<string, string> = { 'user-agent': this.userAgent };
-    if (this.credential) headers.authorization = basicHeader(this.credential);
+    const credential = await this.credentials();
+    if (credential) headers.authorization = basicHeader(credential);
     let res: Response;
     try {
       res = await this.fetchFn(url, { headers });
     } catch (err) {
+      const tls = tlsProblem(err);
+      if (tls) throw this.untrusted(opts.what, tls, err);
       throw new AirlockError('REGISTRY_UNREACHABLE', `${opts.what}: cannot reach the token service ${url.origin} (${networkReason(err)})`, { cause: err });
     }
     if (!res.ok) {
@@ -210,8 +239,10 @@ function errorDetail(text: string): string {
 }
 
 function networkReason(err: unknown): string {
-  const cause = (err as { cause?: { code?: string; message?: string } } | undefined)?.cause;
-  return cause?.code ?? cause?.message ?? (err as Error | undefined)?.message ?? 'unknown error';
+  const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
+  const cause = e?.cause;
+  if (cause) return cause.code ?? cause.message ?? e?.message ?? 'unknown error';
+  return e?.message ?? e?.code ?? 'unknown error';
 }
 
 function basicHeader(c: Credential): string {
