@@ -20,7 +20,7 @@ export interface RegistryClientOptions {
   /** true: plain HTTP; false: HTTPS. Unset: plain HTTP for loopback hosts, HTTPS for the rest. */
   plainHttp?: boolean;
   credentials?: CredentialLookup;
-  /** Proxy and TLS settings (default: direct connections, the system's CAs). */
+  /** Proxy and TLS settings (default: Node's fetch, direct connections, the system's CAs). */
   transport?: RegistryTransport;
   /** Replaces the transport's fetch (tests count or break requests with it). */
   fetch?: FetchFn;
@@ -64,7 +64,8 @@ export class RegistryClient {
     this.baseUrl = `${scheme}://${host}`;
     this.lookup = credentials;
     this.transport = transport ?? new RegistryTransport();
-    this.fetchFn = fetchFn ?? this.transport.fetch;
+    // Without a transport: Node's fetch, looked up per call (direct connections, the system's CAs).
+    this.fetchFn = fetchFn ?? (transport ? transport.fetch : (input, init) => globalThis.fetch(input, init));
     this.sleep = sleep;
     this.attempts = attempts;
     this.userAgent = userAgent;
