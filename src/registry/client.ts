@@ -243,7 +243,7 @@ function networkReason(err: unknown): string {
   const e = err as { code?: string; message?: string; cause?: { code?: string; message?: string } } | undefined;
   const cause = e?.cause;
   if (cause) return cause.code ?? cause.message ?? e?.message ?? 'unknown error';
-  return e?.message ?? e?.code ?? 'unknown error';
+  return e?.code ?? e?.message ?? 'unknown error';
 }
 
 function basicHeader(c: Credential): string {

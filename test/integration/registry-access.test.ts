@@ -142,7 +142,7 @@ describe('proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY', () => {
       NO_PROXY: `localhost,.airlock.test`,
     });
     expect(r.code).not.toBe(0);
-    expect(r.stderr + r.stdout).toMatch(new RegExp(`cannot reach registry ${NAME}:${tls.port} \\(getaddrinfo (ENOTFOUND|EAI_AGAIN) ${NAME}`));
+    expect(r.stderr + r.stdout).toMatch(new RegExp(`cannot reach registry ${NAME}:${tls.port} \\((ENOTFOUND|EAI_AGAIN)\\)`));
     // 127.0.0.1 with HTTPS_PROXY set and no NO_PROXY: direct, as skopeo (Go) does
     const direct = await create(await spec('loopback.yaml', [`${tls.host}/team/app:1.0`], `  "${tls.host}": { plainHttp: false }\n`), 'loopback.airlock', ['--cacert', ca.caPem], { HTTPS_PROXY: proxy.url });
     expect(direct.code, direct.stderr).toBe(0);
