@@ -39,7 +39,7 @@ async function serve(name: string, args: string[], env: Record<string, string>):
   const port = await freePort();
   const data = join(site.dir, `data-${name}`);
   const child = spawn(process.execPath, [BINARY, 'appliance', 'serve', '--data', data, '--trust', site.trustPath, '--listen', `127.0.0.1:${port}`, '--media', site.media, ...args], {
-    env: { ...process.env, ...env },
+    env: { ...process.env, KUBECONFIG: '', ...env }, // a developer's own cluster stays out of it
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   running.add(child);
