@@ -116,14 +116,16 @@ describe('TLS: --cacert, --insecure, registries.HOST.cacert', () => {
 });
 
 describe('proxies: HTTPS_PROXY, HTTP_PROXY, NO_PROXY', () => {
-  it('tunnels HTTPS through HTTPS_PROXY (a name only the proxy resolves)', async () => {
+  it('tunnels HTTPS through HTTPS_PROXY (a name only the proxy resolves), with the proxy URL\'s credentials', async () => {
     const before = proxy.tunnels.length;
     const ref = `${NAME}:${tls.port}/team/app:1.0`;
-    const r = await create(await spec('proxied.yaml', [ref]), 'proxied.airlock', ['--cacert', ca.caPem], { HTTPS_PROXY: proxy.url, NO_PROXY: 'example.com' });
+    const withUser = proxy.url.replace('http://', 'http://scout:p%40ss@');
+    const r = await create(await spec('proxied.yaml', [ref]), 'proxied.airlock', ['--cacert', ca.caPem], { HTTPS_PROXY: withUser, NO_PROXY: 'example.com' });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain(digest);
     expect(proxy.tunnels.slice(before).length).toBeGreaterThan(0);
     expect(new Set(proxy.tunnels.slice(before))).toEqual(new Set([`${NAME}:${tls.port}`]));
+    expect(new Set(proxy.authorizations)).toEqual(new Set([`Basic ${Buffer.from('scout:p@ss').toString('base64')}`]));
   });
 
   it('sends plain HTTP through HTTP_PROXY as absolute URIs', async () => {
