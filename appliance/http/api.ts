@@ -14,7 +14,8 @@ import type { ImportManager } from '../import/manager.js';
 import { UploadSession } from '../import/upload-session.js';
 import type { ImportRecord } from '../state/store.js';
 import { requireRole } from './auth.js';
-import { catchAsync, jsonErrorHandler, sendError } from './errors.js';
+import { RequestBody, answerEarly } from './body.js';
+import { catchAsync, describeError, jsonErrorHandler, sendError } from './errors.js';
 import { uploadImport } from './upload.js';
 
 export interface ApiOptions {
@@ -68,7 +69,8 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
       await imports.checkSpace(size);
       const session = new UploadSession(randomBytes(16).toString('base64url'), size);
       const started = imports.start('upload (resumable)', size, { source: session.source() }, () => {
-        session.fail(new AirlockError('UPLOAD_INCOMPLETE', 'the import this upload fed has ended'));
+        const error = ctx.state.getImport(session.importId)?.error;
+        session.fail(new AirlockError('UPLOAD_INCOMPLETE', `the import this upload fed (${session.importId}) has ended${error ? `: ${error.code}: ${error.message}` : ''}`));
         uploads.delete(session.id);
       });
       session.importId = started.id;
@@ -88,19 +90,20 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
 
   router.patch('/uploads/:id', operator, async (req, res) => {
     const session = uploads.get(req.params.id ?? '');
+    const body = new RequestBody(req, null);
     try {
       if (!session) throw new AirlockError('NOT_FOUND', 'no such upload in progress (finished, failed, or the appliance restarted)');
       const at = Number(req.get('upload-offset'));
       if (at !== session.offset || session.busy) {
-        res.status(409).json({ error: { code: 'OFFSET_MISMATCH', message: `the upload is at byte ${session.offset}; send from there` }, ...uploadView(session) });
-        req.resume();
+        answerEarly(res, 409, { error: { code: 'OFFSET_MISMATCH', message: `the upload is at byte ${session.offset}; send from there` }, ...uploadView(session) }, () => body.discard());
         return;
       }
-      await session.receive(req as AsyncIterable<Buffer>);
+      await session.receive(body.source());
       res.json(uploadView(session));
     } catch (err) {
-      if (!req.complete) req.resume();
-      sendError(res, err);
+      // answered at once (the import ended, or the piece is refused), with the import's id; the rest is drained
+      const { status, code, message } = describeError(err);
+      answerEarly(res, status, { error: { code, message, ...(session ? { id: session.importId } : {}) } }, () => body.discard());
     }
   });
 

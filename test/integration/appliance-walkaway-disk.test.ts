@@ -109,4 +109,23 @@ describe('a chunked upload into a small disk', () => {
     expect(sized.status).toBe(507);
     expect((sized.body.error as { code: string }).code).toBe('INSUFFICIENT_STORAGE');
   }, 180_000);
+
+  it('a disk that fills while the bundle is received: answered 507 at once, the appliance goes on', async () => {
+    const disk = await smallDisk('fills', '5m');
+    const bundle = await site.bundle({ sequence: 2, name: 'fills' });
+    // statfs that claims plenty of room: the up-front checks pass and the writes meet ENOSPC
+    const liar = await start(site, { dataDir: join(disk, 'data'), freeBytes: async () => 1e12 });
+    try {
+      const answer = await curl(['-H', `authorization: Bearer ${liar.token}`, '-H', 'content-type: application/octet-stream', '--data-binary', `@${bundle}`, `${liar.url}/api/v1/imports`], 60_000);
+      expect(answer.timedOut).toBe(false);
+      expect(answer.status).toBe(507);
+      const error = answer.body.error as { code: string; message: string; id: string };
+      expect(error.code).toBe('INSUFFICIENT_STORAGE');
+      expect(error.message).toContain('filled up');
+      expect((await waitImport(liar.url, liar.token, error.id)).state).toBe('failed');
+      expect((await curl([`${liar.url}/healthz`])).status).toBe(200);
+    } finally {
+      await liar.close();
+    }
+  }, 180_000);
 });
