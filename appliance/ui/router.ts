@@ -139,7 +139,9 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
       try {
         send(res, 200, title, await render(req, caller), pageUser(caller), path);
       } catch (err) {
-        send(res, 500, title, pagesMessage(errorMessage(err)), pageUser(caller), path);
+        logFailure(ctx.log, req, err);
+        const { status, message } = describeError(err); // never a stack trace or a file path
+        send(res, status, title, pagesMessage(message), pageUser(caller), path);
       }
     });
   };
