@@ -1,6 +1,6 @@
 import { openBundleSource } from '../../src/bundle/parts-source.js';
 import { type Command, UsageError, writeJson } from '../../src/command.js';
-import { AirlockError, type ErrorCode } from '../../src/errors.js';
+import { AirlockError, type ErrorCode, errorMessage } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
 import { unverifiedPartsIndex } from '../../keys/parts.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, applianceClient } from './client.js';
@@ -73,7 +73,11 @@ ${CLIENT_HELP}
       // and code; the code is passed through.
       const id = answer.error?.id ?? answer.id;
       const code = answer.error?.code && answer.error.code !== 'USAGE' && /^[A-Z_]+$/.test(answer.error.code) ? (answer.error.code as ErrorCode) : 'IO_ERROR';
-      throw new AirlockError(code, `the appliance refused the import${id ? ` ${id}` : ''} (${res.status}${answer.error ? ` ${answer.error.code}: ${answer.error.message}` : ''})`);
+      const refused = new AirlockError(code, `the appliance refused the import${id ? ` ${id}` : ''} (${res.status}${answer.error ? ` ${answer.error.code}: ${answer.error.message}` : ''})`);
+      // bad bytes in split parts: name the part (each is hashed against its index)
+      const named = ['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'BUNDLE_CORRUPT', 'BUNDLE_TRUNCATED'].includes(code) ? await opened.explain(refused) : refused;
+      if (named !== refused) throw new AirlockError('PART_INVALID', `${errorMessage(named)}; ${refused.message}`);
+      throw refused;
     }
     if (!values.wait) {
       if (ctx.json) writeJson(ctx, { id: answer.id });
