@@ -5,7 +5,8 @@
  * finds no admin account restores it.
  */
 import { createServer, type Server } from 'node:net';
-import { mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -140,7 +141,8 @@ async function form(url: string, path: string, session: { cookie: string; csrf: 
 }
 
 describe('the last admin account', () => {
-  const data = join('/tmp', `walkaway-admin-${process.pid}`);
+  const data = join(tmpdir(), `walkaway-admin-${process.pid}`);
+  afterAll(async () => rm(data, { recursive: true, force: true }));
   let app: Awaited<ReturnType<typeof start>> | undefined;
   afterAll(async () => app?.close());
 
