@@ -4,7 +4,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
-import { createServer as createHttpServer, type Server } from 'node:http';
+import { type IncomingMessage, type RequestListener, type Server, type ServerResponse, createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
@@ -20,9 +20,12 @@ import { GitMirror } from './git/mirror.js';
 import { gitHttpHandler } from './git/http-backend.js';
 import { apiRouter } from './http/api.js';
 import { callerOf, hashToken, newToken } from './http/auth.js';
+import { jsonErrorHandler, ociErrorHandler } from './http/errors.js';
+import { healthRouter } from './http/health.js';
+import { type ConnectionLimits, DEFAULT_LIMITS, limitConnections, requestGuard, serverTimeouts } from './http/limits.js';
 import { hashPassword, passwordProblem } from './http/passwords.js';
 import { uiRouter } from './ui/router.js';
-import { AirlockError } from '../src/errors.js';
+import { AirlockError, errorMessage } from '../src/errors.js';
 import { ImportManager } from './import/manager.js';
 import { finishPublish } from './import/pipeline.js';
 import { Cluster } from './reconcile/cluster.js';
@@ -63,6 +66,8 @@ export interface ApplianceOptions {
   registryHost?: string;
   /** Free bytes in the data directory (statfs by default). */
   freeBytes?: (dir: string) => Promise<number>;
+  /** Header and body timeouts, connections per client (DEFAULT_LIMITS by default). */
+  limits?: Partial<ConnectionLimits>;
 }
 
 export interface RunningAppliance {
@@ -79,16 +84,18 @@ export interface RunningAppliance {
  * At first start, the web UI's `admin` account: its password from --admin-password-file, or else a one-time setup
  * link (valid 24 hours) in the log.
  */
-async function firstAccount(ctx: ApplianceContext, passwordFile: string | undefined): Promise<string | undefined> {
-  if (ctx.state.accounts.userCount() > 0) return undefined;
-  if (passwordFile) {
-    const password = (await readFile(passwordFile, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new AirlockError('USAGE', `--admin-password-file ${passwordFile}: ${err.code ?? err.message}`);
-    })).replace(/\r?\n$/, '');
-    const problem = passwordProblem(password);
-    if (problem) throw new AirlockError('USAGE', `--admin-password-file ${passwordFile}: ${problem}`);
-    ctx.state.accounts.putUser('admin', 'admin', await hashPassword(password), ctx.now());
-    ctx.log.info('first start: created the admin account of the web UI', { passwordFile });
+async function firstAccount(ctx: ApplianceContext, password: { file: string; text: string } | undefined): Promise<string | undefined> {
+  if (ctx.state.accounts.adminCount() > 0) return undefined;
+  if (password) {
+    // first start, or no admin account left (lost, or removed by hand in the database): (re)create `admin`
+    const restoring = ctx.state.accounts.userCount() > 0;
+    ctx.state.accounts.putUser('admin', 'admin', await hashPassword(password.text), ctx.now());
+    ctx.state.audit('system', restoring ? 'account.admin-restored' : 'account.setup', { passwordFile: password.file }, ctx.now());
+    ctx.log.info(restoring ? 'no admin account was left: restored the admin account of the web UI from --admin-password-file' : 'first start: created the admin account of the web UI', { passwordFile: password.file });
+    return undefined;
+  }
+  if (ctx.state.accounts.userCount() > 0) {
+    ctx.log.warn('no account of the web UI has the admin role: restart with --admin-password-file to restore the admin account');
     return undefined;
   }
   const token = randomBytes(24).toString('base64url');
@@ -97,6 +104,45 @@ async function firstAccount(ctx: ApplianceContext, passwordFile: string | undefi
 }
 
 export async function startAppliance(opts: ApplianceOptions): Promise<RunningAppliance> {
+  const { log } = opts;
+  const limits: ConnectionLimits = { ...DEFAULT_LIMITS, ...opts.limits };
+  // Everything that can be wrong with the options is found before anything is written: the kubeconfig is parsed and
+  // its client configuration built, the password file read and checked, and the port bound.
+  const cluster = await connectCluster(opts.kubeconfig, opts.env ?? process.env);
+  const adminPassword = opts.adminPasswordFile ? await readPasswordFile(opts.adminPasswordFile) : undefined;
+  let handler: RequestListener = (_req, res) => {
+    res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":{"code":"STARTING","message":"the appliance is starting"}}');
+  };
+  const listener = (req: IncomingMessage, res: ServerResponse) => handler(req, res);
+  const timeouts = serverTimeouts(limits);
+  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key, ...timeouts }, listener) : createHttpServer(timeouts, listener);
+  limitConnections(server, limits, log);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) => reject(new AirlockError('USAGE', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${err.code === 'EADDRINUSE' ? 'the port is in use' : err.code === 'EACCES' ? 'permission denied' : errorMessage(err)}`)));
+    try {
+      server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
+    } catch (err) {
+      reject(new AirlockError('USAGE', `cannot listen on ${opts.host ?? '127.0.0.1'}:${opts.port ?? 8080}: ${errorMessage(err)}`));
+    }
+  });
+  server.on('error', (err) => log.error('server error', { message: errorMessage(err) }));
+  try {
+    return await startWithServer(opts, server, cluster, adminPassword, limits, (app) => (handler = app));
+  } catch (err) {
+    server.close();
+    server.closeAllConnections();
+    throw err;
+  }
+}
+
+async function startWithServer(
+  opts: ApplianceOptions,
+  server: Server,
+  cluster: Cluster | undefined,
+  adminPassword: { file: string; text: string } | undefined,
+  limits: ConnectionLimits,
+  serve: (app: RequestListener) => void,
+): Promise<RunningAppliance> {
   const { dataDir, log, now = () => new Date() } = opts;
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await mkdir(join(dataDir, 'git'), { recursive: true });
@@ -130,15 +176,18 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   }
 
   // Before listening: a bad --admin-password-file stops the start-up with nothing served.
-  const setupToken = await firstAccount(ctx, opts.adminPasswordFile);
+  const setupToken = await firstAccount(ctx, adminPassword);
   const imports = new ImportManager(ctx, dataDir, opts.freeBytes);
+  let serving = true;
   const app = express();
   app.disable('x-powered-by');
+  app.use(requestGuard(limits));
   app.use((req, res, next) => {
     const started = Date.now();
-    res.on('finish', () => log.info('request', { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Date.now() - started }));
+    res.on('finish', () => (res.statusCode >= 500 ? log.error : log.info)('request', { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Date.now() - started }));
     next();
   });
+  app.use(healthRouter({ state, dataDir, serving: () => serving }));
   app.use('/api/v1', apiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}) }));
   let registryHost = '';
   app.use('/ui', uiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}), secure: Boolean(opts.tls), registryHost: () => registryHost }));
@@ -147,16 +196,12 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     if (!opts.pullRequiresToken || callerOf(req, state)) return next();
     res.status(401).set('www-authenticate', 'Bearer realm="airlock"').json({ errors: [{ code: 'UNAUTHORIZED', message: 'a token is required' }] });
   };
-  app.use('/v2', pullAuth, registryHandler(state, cas));
+  app.use('/v2', pullAuth, registryHandler(state, cas), ociErrorHandler(log));
   app.use('/git', pullAuth, gitHttpHandler(join(dataDir, 'git')));
   app.use((_req, res) => res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
+  app.use(jsonErrorHandler(log));
+  serve(app);
 
-  const server: Server = opts.tls ? createHttpsServer({ cert: opts.tls.cert, key: opts.tls.key }, app) : createHttpServer(app);
-  server.requestTimeout = 0; // uploads of large bundles take as long as they take
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 8080, opts.host ?? '127.0.0.1', () => resolve());
-  });
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`;
@@ -164,7 +209,6 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, ui: `${url}/ui/`, externalRegistry: opts.registry ?? null });
   if (setupToken) ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${setupToken}` });
 
-  const cluster = Cluster.connect(opts.kubeconfig, opts.env ?? process.env);
   if (cluster) {
     const ownHost = address.address === '0.0.0.0' || address.address === '::' ? `${hostname()}:${address.port}` : `${host}:${address.port}`;
     const registryHost = opts.registryHost ?? (opts.registry ? new URL(opts.registry).host : ownHost);
@@ -183,6 +227,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     imports,
     adminTokenPath,
     async close() {
+      serving = false;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
@@ -194,4 +239,35 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
       log.info('appliance stopped');
     },
   };
+}
+
+/** The cluster to reconcile, with its kubeconfig parsed and its client configuration built; a bad one stops the start. */
+async function connectCluster(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<Cluster | undefined> {
+  const what = kubeconfig ? `--kubeconfig ${kubeconfig}` : 'the in-cluster service account';
+  try {
+    const cluster = Cluster.connect(kubeconfig, env);
+    if (!cluster) return undefined;
+    const kc = cluster.kubeConfig;
+    const context = kc.getCurrentContext();
+    if (kubeconfig && (!context || !kc.getContextObject(context))) throw new Error(`it names no current context${context ? ` (no context "${context}")` : ''}`);
+    const server = kc.getCurrentCluster()?.server;
+    if (!server) throw new Error('its current context names no cluster with a server');
+    const url = new URL(server);
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`the server ${server} is not an http(s) URL`);
+    if (!kc.getCurrentUser()) throw new Error('its current context names no user');
+    await kc.applyToHTTPSOptions({}); // reads the CA, client certificate and key files it names
+    return cluster;
+  } catch (err) {
+    throw new AirlockError('USAGE', `${what} cannot be used: ${errorMessage(err)}`);
+  }
+}
+
+/** The --admin-password-file password, read and checked before anything is written. */
+async function readPasswordFile(file: string): Promise<{ file: string; text: string }> {
+  const text = (await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new AirlockError('USAGE', `--admin-password-file ${file}: ${err.code ?? err.message}`);
+  })).replace(/\r?\n$/, '');
+  const problem = passwordProblem(text);
+  if (problem) throw new AirlockError('USAGE', `--admin-password-file ${file}: ${problem}`);
+  return { file, text };
 }

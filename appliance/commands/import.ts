@@ -1,6 +1,6 @@
 import { openBundleSource } from '../../src/bundle/parts-source.js';
 import { type Command, UsageError, writeJson } from '../../src/command.js';
-import { AirlockError } from '../../src/errors.js';
+import { AirlockError, type ErrorCode, errorMessage } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
 import { unverifiedPartsIndex } from '../../keys/parts.js';
 import { CLIENT_HELP, CLIENT_OPTIONS, applianceClient } from './client.js';
@@ -67,9 +67,17 @@ ${CLIENT_HELP}
       opened.close();
     }
     progress.done();
-    const answer = (await res.json().catch(() => ({}))) as { id?: string; error?: { code: string; message: string } };
+    const answer = (await res.json().catch(() => ({}))) as { id?: string; error?: { code: string; message: string; id?: string } };
     if (res.status !== 202 || !answer.id) {
-      throw new AirlockError('IO_ERROR', `the appliance refused the import (${res.status}${answer.error ? ` ${answer.error.code}: ${answer.error.message}` : ''})`);
+      // An import the appliance ended early (bad signature, bad bytes, full disk) is answered at once with its id
+      // and code; the code is passed through.
+      const id = answer.error?.id ?? answer.id;
+      const code = answer.error?.code && answer.error.code !== 'USAGE' && /^[A-Z_]+$/.test(answer.error.code) ? (answer.error.code as ErrorCode) : 'IO_ERROR';
+      const refused = new AirlockError(code, `the appliance refused the import${id ? ` ${id}` : ''} (${res.status}${answer.error ? ` ${answer.error.code}: ${answer.error.message}` : ''})`);
+      // bad bytes in split parts: name the part (each is hashed against its index)
+      const named = ['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'BUNDLE_CORRUPT', 'BUNDLE_TRUNCATED'].includes(code) ? await opened.explain(refused) : refused;
+      if (named !== refused) throw new AirlockError('PART_INVALID', `${errorMessage(named)}; ${refused.message}`);
+      throw refused;
     }
     if (!values.wait) {
       if (ctx.json) writeJson(ctx, { id: answer.id });
@@ -85,7 +93,8 @@ ${CLIENT_HELP}
     if (ctx.json) writeJson(ctx, record);
     else if (record.state === 'applied') ctx.stdout.write(`${record.id}: applied${record.idempotent ? ' (already in force)' : ''}, channel ${record.channel}, sequence ${record.sequence}\n`);
     if (record.state !== 'applied') {
-      throw new AirlockError('IO_ERROR', `import ${record.id} failed: ${record.error?.code ?? 'UNKNOWN'}: ${record.error?.message ?? ''}`);
+      const code = record.error?.code && /^[A-Z_]+$/.test(record.error.code) && record.error.code !== 'USAGE' ? (record.error.code as ErrorCode) : 'IO_ERROR';
+      throw new AirlockError(code, `import ${record.id} failed: ${record.error?.code ?? 'UNKNOWN'}: ${record.error?.message ?? ''}`);
     }
   },
 };

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import { delimiter, resolve } from 'node:path';
-import { type Command, UsageError, listOpt, stringOpt } from '../../src/command.js';
+import { type Command, type OptionValues, UsageError, listOpt, stringOpt } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
 import { RegistryAccess } from '../../src/registry/access.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
@@ -17,6 +17,7 @@ export const applianceServe: Command = {
                                [--tls-cert F --tls-key F] [--kubeconfig FILE] [--interval 60s] [--self-heal]
                                [--force-conflicts] [--registry-host HOST:PORT]
                                [--registry-cacert CA.pem] [--registry-insecure]
+                               [--header-timeout 20s] [--body-idle-timeout 60s] [--max-connections-per-client 64]
 
 Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
@@ -42,8 +43,17 @@ Options:
   --self-heal             re-apply drifted objects, taking fields back from whoever changed them
   --force-conflicts       when a sync meets fields another field manager owns, take them (default: report)
   --registry-host H:P     where the cluster pulls images from (default: --registry's host, else this address)
-  --admin-password-file F the web UI's admin password, read at first start (default: a one-time setup link
-                          is printed in the log)
+  --admin-password-file F the web UI's admin password, read at first start, and at any start that finds no
+                          admin account (it restores \`admin\`); default: a one-time setup link in the log
+  --header-timeout D      time a client has to send a request's headers (default 20s)
+  --body-idle-timeout D   longest silence while a request body is being received (default 60s): a slow upload
+                          that keeps sending is never cut, a stalled one is answered 408 and closed
+  --max-connections-per-client N   concurrent connections from one address (default 64); more get a 503
+
+Every flag, file and the kubeconfig are checked, and the port bound, before anything is written to --data: a
+bad one stops the start with the reason (exit 2) and leaves the data directory as it was.
+Probes without sign-in: GET /healthz (the process serves) and GET /readyz (state database, data directory
+writable, not stopping; 503 with the failed check otherwise).
 
 Reconciling: after each import, the bundle's manifest sets and Git manifest paths are applied with server-side
 apply (field manager "airlock", label airlock.dev/owner=CHANNEL), after a server-side dry run of the whole set;
@@ -67,13 +77,16 @@ sync and health per channel and object.`,
     'admin-password-file': { type: 'string' },
     'registry-cacert': { type: 'string', multiple: true },
     'registry-insecure': { type: 'boolean' },
+    'header-timeout': { type: 'string' },
+    'body-idle-timeout': { type: 'string' },
+    'max-connections-per-client': { type: 'string' },
   },
   async run(values, _positionals, ctx) {
     const dataDir = resolve(stringOpt(values, 'data', true));
     const trustPath = stringOpt(values, 'trust', true);
     const listen = stringOpt(values, 'listen') ?? '127.0.0.1:8080';
     const m = /^(.*):(\d+)$/.exec(listen);
-    if (!m) throw new UsageError(`--listen must be HOST:PORT, not "${listen}"`);
+    if (!m || Number(m[2]) > 65535) throw new UsageError(`--listen must be HOST:PORT with a port from 0 to 65535, not "${listen}"`);
     const certPath = stringOpt(values, 'tls-cert');
     const keyPath = stringOpt(values, 'tls-key');
     if (Boolean(certPath) !== Boolean(keyPath)) throw new UsageError('--tls-cert and --tls-key go together');
@@ -89,23 +102,37 @@ sync and health per channel and object.`,
     const registryInsecure = values['registry-insecure'] === true;
     if ((registryCacerts.length || registryInsecure) && !stringOpt(values, 'registry')) throw new UsageError('--registry-cacert and --registry-insecure apply to --registry; there is no --registry');
     const registryAccess = stringOpt(values, 'registry') ? await RegistryAccess.load({ cacerts: registryCacerts, insecure: registryInsecure, env: process.env }) : undefined;
+    const headersTimeoutMs = durationOpt(values, 'header-timeout', '20s');
+    const bodyIdleMs = durationOpt(values, 'body-idle-timeout', '60s');
+    const perClientText = stringOpt(values, 'max-connections-per-client') ?? '64';
+    const perClient = Number(perClientText);
+    if (!/^\d+$/.test(perClientText) || perClient < 1 || perClient > 100_000) throw new UsageError(`--max-connections-per-client must be a whole number from 1 to 100000, not "${perClientText}"`);
+    const media = stringOpt(values, 'media');
+    if (media && !(await stat(media).then((s) => s.isDirectory(), () => false))) throw new UsageError(`--media ${media} is not a directory`);
+    const registry = stringOpt(values, 'registry');
+    if (registry && !/^https?:\/\/[^/]+/.test(registry)) throw new UsageError(`--registry must be a URL like http://host:5000 or https://host, not "${registry}"`);
+    const registryHost = stringOpt(values, 'registry-host');
+    if (registryHost && !/^[^/\s:]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i.test(registryHost)) throw new UsageError(`--registry-host must be HOST or HOST:PORT, not "${registryHost}"`);
+    // a handler of last resort: a stray rejection is logged, never the end of the process
+    process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { message: reason instanceof Error ? reason.message : String(reason), stack: reason instanceof Error ? reason.stack : undefined }));
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
       trust: loadTrustRoot(trustText, ctx.now(), trustPath),
       host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1'),
       port: Number(m[2]),
-      ...(stringOpt(values, 'media') ? { media: resolve(stringOpt(values, 'media') ?? '') } : {}),
-      ...(registryAccess ? { registry: stringOpt(values, 'registry'), credentials: await loadDockerCredentials(), registryTransport: registryAccess.transportFor('') } : {}),
+      ...(media ? { media: resolve(media) } : {}),
+      ...(registry && registryAccess ? { registry, credentials: await loadDockerCredentials(), registryTransport: registryAccess.transportFor('') } : {}),
       ...(stringOpt(values, 'channel') ? { channel: stringOpt(values, 'channel') } : {}),
       pullRequiresToken: values['pull-requires-token'] === true,
-      ...(certPath && keyPath ? { tls: { cert: await readFile(certPath), key: await readFile(keyPath) } } : {}),
+      ...(certPath && keyPath ? { tls: { cert: await readTls(certPath, '--tls-cert'), key: await readTls(keyPath, '--tls-key') } } : {}),
       ...(kubeconfig ? { kubeconfig: resolve(kubeconfig) } : {}),
       ...(stringOpt(values, 'admin-password-file') ? { adminPasswordFile: resolve(stringOpt(values, 'admin-password-file') ?? '') } : {}),
       intervalMs,
       selfHeal: values['self-heal'] === true,
       forceConflicts: values['force-conflicts'] === true,
-      ...(stringOpt(values, 'registry-host') ? { registryHost: stringOpt(values, 'registry-host') } : {}),
+      ...(registryHost ? { registryHost } : {}),
+      limits: { headersTimeoutMs, bodyIdleMs, perClient },
       log,
       now: ctx.now,
       failpoint: envFailpoint(),
@@ -128,4 +155,17 @@ function kubeconfigFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   const found = paths.find((p) => existsSync(p));
   if (!found) throw new AirlockError('KUBE_UNREACHABLE', `KUBECONFIG names no file that exists (${paths.join(delimiter)}); fix KUBECONFIG or give --kubeconfig FILE`);
   return found;
+}
+
+function durationOpt(values: OptionValues, name: string, fallback: string): number {
+  const text = stringOpt(values, name) ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms < 1000 || ms > 24 * 3600_000) throw new UsageError(`--${name} "${text}" is not a duration from 1s to 24h, like 20s or 2m`);
+  return ms;
+}
+
+async function readTls(path: string, flag: string): Promise<Buffer> {
+  return readFile(path).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(`${flag} ${path}: ${err.code ?? err.message}`);
+  });
 }

@@ -2,18 +2,21 @@
 import { randomBytes } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
-import express, { type Request, type Response, Router } from 'express';
+import express, { type Response, Router } from 'express';
 import { openBundleSource } from '../../src/bundle/parts-source.js';
-import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
+import { AirlockError } from '../../src/errors.js';
 import { verifyPartsIndex } from '../../keys/parts.js';
 import { publicPart } from '../../keys/key-file.js';
 import type { ApplianceContext } from '../context.js';
 import { siteReceipt } from '../receipt.js';
 import { channelStatus } from '../status.js';
-import { ImportBusy, type ImportManager } from '../import/manager.js';
+import type { ImportManager } from '../import/manager.js';
 import { UploadSession } from '../import/upload-session.js';
 import type { ImportRecord } from '../state/store.js';
 import { requireRole } from './auth.js';
+import { RequestBody, answerEarly } from './body.js';
+import { catchAsync, describeError, jsonErrorHandler, sendError } from './errors.js';
+import { uploadImport } from './upload.js';
 
 export interface ApiOptions {
   ctx: ApplianceContext;
@@ -22,7 +25,7 @@ export interface ApiOptions {
 }
 
 export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
-  const router = Router();
+  const router = catchAsync(Router());
   const viewer = requireRole(ctx.state, 'viewer');
   const operator = requireRole(ctx.state, 'operator');
 
@@ -49,17 +52,7 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         res.status(202).json({ id: started.id });
         return;
       }
-      const declared = req.headers['content-length'] ? Number(req.headers['content-length']) : null;
-      await imports.checkSpace(declared);
-      const started = imports.start('upload', declared, { source: uploadSource(req, declared) }, () => {
-        if (!req.complete) req.resume(); // drain what the pipeline did not need (an idempotent re-import stops early)
-      });
-      audit(ctx, res, 'import.started', { id: started.id, source: 'upload' });
-      // Answer once the body is in: HTTP clients (undici among them) stop sending a body once the response is
-      // complete. The import is recorded from the first byte, so its progress is visible meanwhile.
-      req.once('end', () => {
-        if (!res.headersSent) res.status(202).json({ id: started.id });
-      });
+      await uploadImport({ ctx, imports, audit: (r, action, detail) => audit(ctx, r, action, detail) }, req, res);
     } catch (err) {
       sendError(res, err);
       if (!req.complete) req.resume();
@@ -76,7 +69,8 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
       await imports.checkSpace(size);
       const session = new UploadSession(randomBytes(16).toString('base64url'), size);
       const started = imports.start('upload (resumable)', size, { source: session.source() }, () => {
-        session.fail(new AirlockError('UPLOAD_INCOMPLETE', 'the import this upload fed has ended'));
+        const error = ctx.state.getImport(session.importId)?.error;
+        session.fail(new AirlockError('UPLOAD_INCOMPLETE', `the import this upload fed (${session.importId}) has ended${error ? `: ${error.code}: ${error.message}` : ''}`));
         uploads.delete(session.id);
       });
       session.importId = started.id;
@@ -96,19 +90,20 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
 
   router.patch('/uploads/:id', operator, async (req, res) => {
     const session = uploads.get(req.params.id ?? '');
+    const body = new RequestBody(req, null);
     try {
       if (!session) throw new AirlockError('NOT_FOUND', 'no such upload in progress (finished, failed, or the appliance restarted)');
       const at = Number(req.get('upload-offset'));
       if (at !== session.offset || session.busy) {
-        res.status(409).json({ error: { code: 'OFFSET_MISMATCH', message: `the upload is at byte ${session.offset}; send from there` }, ...uploadView(session) });
-        req.resume();
+        answerEarly(res, 409, { error: { code: 'OFFSET_MISMATCH', message: `the upload is at byte ${session.offset}; send from there` }, ...uploadView(session) }, () => body.discard());
         return;
       }
-      await session.receive(req as AsyncIterable<Buffer>);
+      await session.receive(body.source());
       res.json(uploadView(session));
     } catch (err) {
-      if (!req.complete) req.resume();
-      sendError(res, err);
+      // answered at once (the import ended, or the piece is refused), with the import's id; the rest is drained
+      const { status, code, message } = describeError(err);
+      answerEarly(res, status, { error: { code, message, ...(session ? { id: session.importId } : {}) } }, () => body.discard());
     }
   });
 
@@ -206,6 +201,8 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
     res.json({ bundles: ctx.state.listImports().map(publicImport) });
   });
 
+  router.use((_req, res) => sendError(res, new AirlockError('NOT_FOUND', 'no such endpoint')));
+  router.use(jsonErrorHandler(ctx.log));
   return router;
 }
 
@@ -253,40 +250,6 @@ export async function mediaFile(media: string | undefined, path: string): Promis
 function inside(root: string, path: string): boolean {
   const rel = relative(root, path);
   return rel !== '' && !rel.startsWith(`..${sep}`) && rel !== '..' && !isAbsolute(rel);
-}
-
-/** The request body as a source that fails clearly when the upload is cut off. */
-async function* uploadSource(req: Request, declared: number | null): AsyncGenerator<Buffer> {
-  let received = 0;
-  // Once the 202 is sent, Node detaches the request from its socket: a client that goes away mid-upload is only
-  // visible as the socket closing, so turn that into an error on the body.
-  req.socket.once('close', () => {
-    if (!req.complete) req.destroy(new Error('the connection closed'));
-  });
-  try {
-    for await (const chunk of req) {
-      received += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
-  } catch (err) {
-    throw new AirlockError('UPLOAD_INCOMPLETE', `the upload was cut off after ${received}${declared ? ` of ${declared}` : ''} bytes`, { cause: err });
-  }
-  if (!req.complete || (declared !== null && received < declared)) {
-    throw new AirlockError('UPLOAD_INCOMPLETE', `the upload was cut off after ${received}${declared ? ` of ${declared}` : ''} bytes`);
-  }
-}
-
-const STATUS: Record<string, number> = { USAGE: 400, PATH_REFUSED: 400, NOT_FOUND: 404, INSUFFICIENT_STORAGE: 507, PART_MISSING: 422, PART_INVALID: 422 };
-
-export function sendError(res: Response, err: unknown): void {
-  if (res.headersSent) return;
-  if (err instanceof ImportBusy) {
-    res.status(409).json({ error: { code: 'IMPORT_RUNNING', message: err.message, id: err.runningId } });
-    return;
-  }
-  const code = isAirlockError(err) ? err.code : 'INTERNAL';
-  const status = STATUS[code] ?? (isAirlockError(err) ? 400 : 500);
-  res.status(status).json({ error: { code, message: errorMessage(err) } });
 }
 
 function audit(ctx: ApplianceContext, res: Response, action: string, detail: unknown): void {

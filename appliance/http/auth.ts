@@ -5,6 +5,7 @@
  * credential). Roles: viewer < operator < admin.
  */
 import { createHash, randomBytes } from 'node:crypto';
+import { parse as parseCookies } from 'cookie';
 import type { NextFunction, Request, Response } from 'express';
 import type { Role, StateStore } from '../state/store.js';
 
@@ -28,12 +29,9 @@ export interface Caller {
 
 export const SESSION_COOKIE = 'airlock_session';
 
+/** A cookie's value (the `cookie` package's parser: malformed pairs and bad percent-encoding never throw). */
 export function cookieValue(req: Request, name: string): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
-  }
-  return undefined;
+  return parseCookies(req.headers.cookie ?? '')[name];
 }
 
 /** The caller by API token, else by session cookie; undefined when neither is valid. */

@@ -21,14 +21,16 @@ export interface ImportOutcome {
   idempotent: boolean;
 }
 
-/** Signals that the statement names the bundle already in force: nothing more to read. */
-class AlreadyInForce extends Error {}
-
 /** Where an import's bytes come from; split parts add a root check and name bad parts after a failure. */
 export interface ImportSource {
   source: AsyncIterable<Buffer | Uint8Array>;
   checkRoot?: (rootDigest: string) => void;
   explain?: (err: unknown) => Promise<unknown>;
+  /**
+   * Sources of unknown length (a chunked upload): called once the metadata tells how many bytes of blobs the bundle
+   * still needs on disk; throws (INSUFFICIENT_STORAGE) to stop the import before they are written.
+   */
+  checkNeeded?: (bytes: number) => Promise<void>;
 }
 
 export async function runImport(ctx: ApplianceContext, id: string, input: ImportSource): Promise<ImportOutcome> {
@@ -39,6 +41,15 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   const seen = new Map<string, Buffer>();
   let root: Descriptor | undefined;
   let firstRepository: Map<string, string> | undefined;
+  // The bundle in force, sent again: it is still read through and every byte verified (held blobs are not
+  // written again), so that a tampered copy fails as `bundle verify` fails instead of passing as "idempotent".
+  let inForce = false;
+  let spaceChecked = !input.checkNeeded;
+  const sink = load ? load.tee(cas, (desc) => {
+    if (!root) return undefined;
+    firstRepository ??= layerRepositories(root, seen);
+    return firstRepository.get(desc.digest);
+  }) : cas;
   try {
     let contents;
     try {
@@ -56,8 +67,8 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
           })(text);
           state.setStatement(id, verified.statement, verified.signers, lastAccepted?.rootDigest);
           input.checkRoot?.(verified.statement.root.digest);
-          if (verified.sameAsAccepted) throw new AlreadyInForce();
-          checkDeltaBase(ctx, verified.statement);
+          inForce = verified.sameAsAccepted === true;
+          if (!inForce) checkDeltaBase(ctx, verified.statement);
           root = verified.statement.root;
           return verified;
         },
@@ -68,13 +79,15 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
         onBlob: () => ctx.failpoint('mid-receive'), // after the first layer is stored, with the rest still unread
         // With --registry, each layer also streams to the registry as it arrives (the signed root listed its
         // digest before the first blob; the registry checks the digest, and nothing is tagged before `finish`).
-        blobSink: load
-          ? load.tee(cas, (desc) => {
-              if (!root) return undefined;
-              firstRepository ??= layerRepositories(root, seen);
-              return firstRepository.get(desc.digest);
-            })
-          : cas,
+        blobSink: {
+          ingest: async (desc) => {
+            if (!spaceChecked && input.checkNeeded) {
+              spaceChecked = true;
+              await input.checkNeeded(await bytesNeeded(ctx, seen));
+            }
+            return inForce ? cas.ingest(desc) : sink.ingest(desc);
+          },
+        },
         isHeld: async (desc) => state.isPublished(desc.digest) && (await cas.exists(desc)),
         onBytes: (position) => {
           if (position - lastProgress >= 4 * 1024 * 1024) {
@@ -84,12 +97,14 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
         },
       });
     } catch (err) {
-      if (err instanceof AlreadyInForce) {
-        state.finishIdempotent(id, now());
-        ctx.log.info('import is the bundle in force; nothing to do', { id });
-        return { state: 'applied', idempotent: true };
-      }
+      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new AirlockError('INSUFFICIENT_STORAGE', 'the data directory filled up while the bundle was received; free space there and import again', { cause: err });
       throw err;
+    }
+    if (inForce) {
+      state.setProgress(id, contents.bytesRead);
+      state.finishIdempotent(id, now());
+      ctx.log.info('import is the bundle in force, read through and verified; nothing to do', { id });
+      return { state: 'applied', idempotent: true };
     }
     state.setProgress(id, contents.bytesRead);
     ctx.failpoint('after-receive');
@@ -194,6 +209,31 @@ function layerRepositories(root: Descriptor, metadata: Map<string, Buffer>): Map
     for (const blob of planBundle(image.desc, (d) => metadata.get(d)).blobs) if (!out.has(blob.digest)) out.set(blob.digest, image.repository);
   }
   return out;
+}
+
+/**
+ * Bytes of blobs the metadata received so far lists and the store does not hold: what the rest of the bundle
+ * needs on disk (known once the metadata is in, before the first large blob).
+ */
+async function bytesNeeded(ctx: ApplianceContext, metadata: Map<string, Buffer>): Promise<number> {
+  const listed = new Map<string, Descriptor>();
+  const walk = (value: unknown): void => {
+    if (Array.isArray(value)) return value.forEach(walk);
+    if (!value || typeof value !== 'object') return;
+    const d = value as Partial<Descriptor>;
+    if (typeof d.digest === 'string' && typeof d.size === 'number' && typeof d.mediaType === 'string') listed.set(d.digest, d as Descriptor);
+    for (const v of Object.values(value)) walk(v);
+  };
+  for (const bytes of metadata.values()) {
+    try {
+      walk(JSON.parse(bytes.toString('utf8')));
+    } catch {
+      // not JSON: lists nothing
+    }
+  }
+  let total = 0;
+  for (const desc of listed.values()) if (!metadata.has(desc.digest) && !(await ctx.cas.exists(desc))) total += desc.size;
+  return total;
 }
 
 function stripAnnotations(desc: Descriptor): Descriptor {

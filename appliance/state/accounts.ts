@@ -1,5 +1,6 @@
 /** Web UI accounts (scrypt password hashes), sessions (stored as sha256 of the cookie value) and setup links. */
 import type Database from 'better-sqlite3';
+import { AirlockError } from '../../src/errors.js';
 import type { Role } from './store.js';
 
 export interface User {
@@ -15,6 +16,10 @@ export class AccountStore {
     return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
   }
 
+  adminCount(): number {
+    return (this.db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'").get() as { n: number }).n;
+  }
+
   users(): User[] {
     return (this.db.prepare('SELECT name, role, created_at FROM users ORDER BY name').all() as { name: string; role: Role; created_at: string }[]).map((u) => ({ name: u.name, role: u.role, createdAt: u.created_at }));
   }
@@ -24,15 +29,26 @@ export class AccountStore {
     return row ? { name: row.name, role: row.role, password: row.password, createdAt: row.created_at } : undefined;
   }
 
+  /** Creates or updates an account; the last admin account cannot lose the admin role. */
   putUser(name: string, role: Role, passwordHash: string, now: Date): void {
-    this.db.prepare('INSERT INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = excluded.role, password = excluded.password').run(name, role, passwordHash, now.toISOString());
+    this.db.transaction(() => {
+      if (role !== 'admin') this.keepAnAdmin(name, `${name} is the last admin account: give another account the admin role before changing this one to ${role}`);
+      this.db.prepare('INSERT INTO users (name, role, password, created_at) VALUES (?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET role = excluded.role, password = excluded.password').run(name, role, passwordHash, now.toISOString());
+    })();
   }
 
+  /** Deletes an account and its sessions; the last admin account cannot be deleted. */
   deleteUser(name: string): void {
     this.db.transaction(() => {
+      this.keepAnAdmin(name, `${name} is the last admin account: give another account the admin role before deleting this one`);
       this.db.prepare('DELETE FROM sessions WHERE user = ?').run(name);
       this.db.prepare('DELETE FROM users WHERE name = ?').run(name);
     })();
+  }
+
+  /** Refuses a change that would leave no account with the admin role (nobody could manage accounts). */
+  private keepAnAdmin(name: string, message: string): void {
+    if (this.user(name)?.role === 'admin' && this.adminCount() <= 1) throw new AirlockError('USAGE', message);
   }
 
   createSession(hash: string, user: string, csrf: string, now: Date, expires: Date): void {

@@ -13,6 +13,7 @@ import type { ApplianceContext } from '../context.js';
 import { type Caller, SESSION_COOKIE, callerOf, cookieValue, csrfProblem, hasRole, hashToken } from '../http/auth.js';
 import { hashPassword, passwordProblem, verifyPassword } from '../http/passwords.js';
 import { LoginThrottle } from '../http/throttle.js';
+import { catchAsync, describeError, logFailure } from '../http/errors.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
 import { type Html, type PageUser, html, page } from './html.js';
@@ -40,7 +41,7 @@ export interface UiOptions {
 }
 
 export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOptions): Router {
-  const router = Router();
+  const router = catchAsync(Router()); // every async handler's rejection reaches the error page below
   const throttle = new LoginThrottle();
   const form = express.urlencoded({ extended: false, limit: '16kb' });
 
@@ -138,7 +139,9 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
       try {
         send(res, 200, title, await render(req, caller), pageUser(caller), path);
       } catch (err) {
-        send(res, 500, title, pagesMessage(errorMessage(err)), pageUser(caller), path);
+        logFailure(ctx.log, req, err);
+        const { status, message } = describeError(err); // never a stack trace or a file path
+        send(res, status, title, pagesMessage(message), pageUser(caller), path);
       }
     });
   };
@@ -192,6 +195,18 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
     res.redirect(303, '/ui/users');
   });
 
+  router.use((req, res) => {
+    const caller = callerOf(req, ctx.state, ctx.now());
+    send(res, 404, 'Not found', pagesMessage('No such page.'), caller ? pageUser(caller) : undefined);
+  });
+  // The UI's error page: the failure's message (never a stack trace or a file path); 5xx are logged at error level.
+  router.use((err: unknown, req: Request, res: Response, next: NextFunction) => {
+    logFailure(ctx.log, req, err);
+    if (res.headersSent) return next(err);
+    const { status, message } = describeError(err);
+    const caller = res.locals.caller as Caller | undefined;
+    send(res, status, status >= 500 ? 'Error' : 'Refused', pagesMessage(message), caller ? pageUser(caller) : undefined);
+  });
   return router;
 }
 
