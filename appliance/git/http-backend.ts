@@ -113,8 +113,9 @@ export function gitHttpHandler(projectRoot: string, { git = 'git', path: searchP
     res.once('close', () => killGroup(child));
     const { stdin, stdout } = child;
     if (!stdin || !stdout) {
+      // EMFILE/ENFILE: Node made no pipes and reports the error on the next tick (answered above, with its code).
       killGroup(child);
-      plain(res, 503, 'git http-backend could not start (no pipes); try again', { 'retry-after': '5' });
+      setImmediate(() => plain(res, 503, 'git http-backend could not start (no pipes); try again', { 'retry-after': '5' }));
       return;
     }
     stdin.on('error', () => undefined);
