@@ -7,9 +7,12 @@
  * body forever), and `close()` kills every child still running (the appliance's shutdown). A child that cannot
  * be started (`EMFILE`, `EAGAIN`, no `git`) is answered 503, never thrown. Internal refs (`refs/airlock/`) are
  * hidden from every client and partial clone filters are allowed, by configuration passed in the environment
- * (so mirrors created by older versions get it too).
+ * (so mirrors created by older versions get it too); the dumb protocol's ref list, which `git http-backend` builds
+ * from every ref, is answered here from the repository's `info/refs` without them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Request, Response } from 'express';
 
 /** Configuration every git process of the mirror's HTTP side runs with. */
@@ -61,6 +64,21 @@ function plain(res: Response, status: number, text: string, headers: Record<stri
   res.status(status).set(headers).type('text/plain').send(`${text}\n`);
 }
 
+/** A ref line of `info/refs` a client may see (internal refs are hidden). */
+export function visibleRefLine(line: string): boolean {
+  return line !== '' && !line.split('\t')[1]?.startsWith('refs/airlock/');
+}
+
+function sendDumbRefs(res: Response, repo: string): void {
+  readFile(join(repo, 'info', 'refs'), 'utf8').then(
+    (text) => {
+      const lines = text.split('\n').filter(visibleRefLine);
+      res.status(200).set({ 'cache-control': 'no-cache' }).type('text/plain').send(lines.length ? `${lines.join('\n')}\n` : '');
+    },
+    () => plain(res, 404, 'no such repository'),
+  );
+}
+
 export function gitHttpHandler(projectRoot: string, { git = 'git', path: searchPath = process.env.PATH ?? '/usr/bin:/bin' }: GitHttpOptions = {}): GitHttpHandler {
   const children = new Set<ChildProcess>();
   const handler = (req: Request, res: Response): void => {
@@ -74,6 +92,11 @@ export function gitHttpHandler(projectRoot: string, { git = 'git', path: searchP
     const service = typeof req.query.service === 'string' ? req.query.service : '';
     if (path.endsWith('/git-receive-pack') || service === 'git-receive-pack' || !/^\/[a-z0-9][a-z0-9._-]*\.git(\/|$)/.test(path) || path.includes('..')) {
       plain(res, 403, 'the airlock Git mirror is read-only');
+      return;
+    }
+    const dumbRefs = /^\/([a-z0-9][a-z0-9._-]*\.git)\/info\/refs$/.exec(path);
+    if (dumbRefs?.[1] && !service && (req.method === 'GET' || req.method === 'HEAD')) {
+      sendDumbRefs(res, join(projectRoot, dumbRefs[1]));
       return;
     }
     const query = req.url.includes('?') ? req.url.slice(req.url.indexOf('?') + 1) : '';

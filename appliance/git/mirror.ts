@@ -4,7 +4,8 @@
  * snapshot's commit. History accumulates across bundles. Uses the system's `git`.
  *
  * The staging refs (`refs/airlock/staged/COMMIT`) are internal: hidden from clients by `transfer.hideRefs` (set in
- * each repository and passed to every `git http-backend`) and left out of the dumb-HTTP `info/refs`.
+ * each repository and passed to every `git http-backend`) and left out of the dumb-HTTP `info/refs` (which the
+ * HTTP side serves itself).
  */
 import { execFile } from 'node:child_process';
 import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
@@ -12,7 +13,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError } from '../../src/errors.js';
 import { writeFileAtomic } from '../../src/fs-atomic.js';
-import { MIRROR_SERVE_CONFIG } from './http-backend.js';
+import { MIRROR_SERVE_CONFIG, visibleRefLine } from './http-backend.js';
 
 const run = promisify(execFile);
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
@@ -116,7 +117,7 @@ export class GitMirror {
   private async hideInDumbRefs(path: string): Promise<void> {
     const file = join(path, 'info', 'refs');
     const text = await readFile(file, 'utf8').catch(() => '');
-    const kept = text.split('\n').filter((line) => line && !line.split('\t')[1]?.startsWith('refs/airlock/'));
+    const kept = text.split('\n').filter(visibleRefLine);
     const out = kept.length ? `${kept.join('\n')}\n` : '';
     if (out !== text) await writeFileAtomic(file, out);
   }
