@@ -9,7 +9,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express from 'express';
 import { writeFileAtomic } from '../src/fs-atomic.js';
 import { OciLayoutStore } from '../src/oci-layout.js';
 import type { CredentialLookup } from '../src/registry/credentials.js';
@@ -19,7 +19,7 @@ import type { ApplianceContext, Logger } from './context.js';
 import { GitMirror } from './git/mirror.js';
 import { gitHttpHandler } from './git/http-backend.js';
 import { apiRouter } from './http/api.js';
-import { callerOf, hashToken, newToken } from './http/auth.js';
+import { hashToken, newToken, requirePull } from './http/auth.js';
 import { jsonErrorHandler, ociErrorHandler } from './http/errors.js';
 import { healthRouter } from './http/health.js';
 import { type ConnectionLimits, DEFAULT_LIMITS, limitConnections, requestGuard, serverTimeouts } from './http/limits.js';
@@ -46,8 +46,10 @@ export interface ApplianceOptions {
   /** Proxy and TLS settings for --registry. */
   registryTransport?: RegistryTransport;
   channel?: string;
-  /** Require an API token for /v2 and /git too (anonymous read by default). */
+  /** Require an API token for /v2 and /git too (anonymous read by default): Basic (token as password) or Bearer. */
   pullRequiresToken?: boolean;
+  /** The most entries per page of the registry's tags list and catalog (default 1000). */
+  registryMaxPage?: number;
   tls?: { cert: Buffer; key: Buffer };
   log: Logger;
   now?: () => Date;
@@ -192,12 +194,10 @@ async function startWithServer(
   let registryHost = '';
   app.use('/ui', uiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}), secure: Boolean(opts.tls), registryHost: () => registryHost }));
   app.get('/', (_req, res) => res.redirect(303, '/ui/'));
-  const pullAuth = (req: Request, res: Response, next: NextFunction) => {
-    if (!opts.pullRequiresToken || callerOf(req, state)) return next();
-    res.status(401).set('www-authenticate', 'Bearer realm="airlock"').json({ errors: [{ code: 'UNAUTHORIZED', message: 'a token is required' }] });
-  };
-  app.use('/v2', pullAuth, registryHandler(state, cas), ociErrorHandler(log));
-  app.use('/git', pullAuth, gitHttpHandler(join(dataDir, 'git')));
+  const required = opts.pullRequiresToken === true;
+  app.use('/v2', requirePull(state, { required, kind: 'registry' }), registryHandler(state, cas, opts.registryMaxPage ? { maxPage: opts.registryMaxPage } : {}), ociErrorHandler(log));
+  const gitHttp = gitHttpHandler(join(dataDir, 'git'));
+  app.use('/git', requirePull(state, { required, kind: 'git' }), gitHttp);
   app.use((_req, res) => res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
   app.use(jsonErrorHandler(log));
   serve(app);
@@ -230,6 +230,7 @@ async function startWithServer(
       serving = false;
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
+        gitHttp.close(); // git children of requests still running: their responses end
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });

@@ -2,12 +2,18 @@
  * The Git mirror: one bare repository per snapshot name under DATA/git/NAME.git. Importing fetches a snapshot's
  * objects from its git bundle (invisible until a ref points at them); publishing moves the branch to the
  * snapshot's commit. History accumulates across bundles. Uses the system's `git`.
+ *
+ * The staging refs (`refs/airlock/staged/COMMIT`) are internal: hidden from clients by `transfer.hideRefs` (set in
+ * each repository and passed to every `git http-backend`) and left out of the dumb-HTTP `info/refs` (which the
+ * HTTP side serves itself).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError } from '../../src/errors.js';
+import { writeFileAtomic } from '../../src/fs-atomic.js';
+import { MIRROR_SERVE_CONFIG, visibleRefLine } from './http-backend.js';
 
 const run = promisify(execFile);
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
@@ -39,6 +45,7 @@ export class GitMirror {
       await this.git(['init', '-q', '--bare', path], `creating mirror ${name}`);
       await this.git(['-C', path, 'config', 'http.uploadpack', 'true'], `configuring mirror ${name}`);
       await this.git(['-C', path, 'config', 'http.receivepack', 'false'], `configuring mirror ${name}`);
+      for (const [key, value] of MIRROR_SERVE_CONFIG) await this.git(['-C', path, 'config', key, value], `configuring mirror ${name}`);
     }
     return path;
   }
@@ -103,5 +110,15 @@ export class GitMirror {
     if (branch.startsWith('refs/heads/')) await this.git(['-C', path, 'symbolic-ref', 'HEAD', branch], `git mirror ${name}`);
     else await this.git(['-C', path, 'update-ref', '--no-deref', 'HEAD', commit], `git mirror ${name}`);
     await this.git(['-C', path, 'update-server-info'], `git mirror ${name}`);
+    await this.hideInDumbRefs(path);
+  }
+
+  /** `update-server-info` lists every ref (it ignores hideRefs): the internal ones are taken out again. */
+  private async hideInDumbRefs(path: string): Promise<void> {
+    const file = join(path, 'info', 'refs');
+    const text = await readFile(file, 'utf8').catch(() => '');
+    const kept = text.split('\n').filter(visibleRefLine);
+    const out = kept.length ? `${kept.join('\n')}\n` : '';
+    if (out !== text) await writeFileAtomic(file, out);
   }
 }

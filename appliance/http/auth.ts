@@ -79,3 +79,51 @@ export function requireRole(state: StateStore, role: Role) {
     next();
   };
 }
+
+// --- pulls (/v2 and /git) ---------------------------------------------------------------------------------------
+
+/** The realm of the `Basic` challenge pulls answer 401 with. */
+export const PULL_REALM = 'airlock';
+
+/**
+ * The token a pull presents: the password of HTTP Basic auth (any user name; a token given as the user name with
+ * an empty password counts too, as some tools put it there), or a Bearer token. Undefined when neither is there.
+ */
+export function pullToken(header: string | undefined): string | undefined {
+  if (!header) return undefined;
+  const bearer = /^Bearer\s+(\S+)$/i.exec(header);
+  if (bearer?.[1]) return bearer[1];
+  const basic = /^Basic\s+([A-Za-z0-9+/=_-]+)\s*$/i.exec(header);
+  if (!basic?.[1]) return undefined;
+  const pair = Buffer.from(basic[1], 'base64').toString('utf8');
+  const colon = pair.indexOf(':');
+  if (colon < 0) return undefined;
+  const user = pair.slice(0, colon);
+  const password = pair.slice(colon + 1);
+  return password || user || undefined;
+}
+
+/** The caller of a pull: an API token (Basic or Bearer, see `pullToken`), else a web UI session. */
+export function pullCallerOf(req: Request, state: StateStore, now: Date = new Date()): Caller | undefined {
+  const token = pullToken(req.headers.authorization);
+  if (token) return state.tokenByHash(hashToken(token));
+  return callerOf(req, state, now);
+}
+
+/**
+ * Express middleware for /v2 (`kind: 'registry'`) and /git: with `required`, a pull without a valid token is
+ * answered 401 with a `Basic` challenge (what podman, skopeo, containerd, kubelet and git answer with a user name
+ * and password) and `Docker-Distribution-API-Version: registry/2.0`. Any role may pull. ADR 012.
+ */
+export function requirePull(state: StateStore, { required, kind }: { required: boolean; kind: 'registry' | 'git' }) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    if (!required || pullCallerOf(req, state)) return next();
+    const presented = Boolean(req.headers.authorization);
+    const message = presented
+      ? 'the credentials are not valid: give an API token of this appliance as the password (any user name)'
+      : 'pulls need credentials: an API token of this appliance as the password (any user name), or as a Bearer token';
+    res.status(401).set({ 'www-authenticate': `Basic realm="${PULL_REALM}"`, 'docker-distribution-api-version': 'registry/2.0' });
+    if (kind === 'git') res.type('text/plain').send(`${message}\n`);
+    else res.type('application/json').send(JSON.stringify({ errors: [{ code: 'UNAUTHORIZED', message }] }));
+  };
+}

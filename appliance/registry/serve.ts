@@ -1,20 +1,28 @@
 /**
  * The embedded registry: the OCI distribution pull API served from the appliance's blob store. Only what a
  * published bundle made visible is served, per repository. Manifests and blobs by tag and digest (GET, HEAD),
- * `Range` on blobs, tags list, catalog, OCI error bodies; every write method is refused.
+ * `Range` and `If-None-Match` (range.ts), the tags list and catalog with `n`/`last`/`Link` (paginate.ts), the
+ * referrers API (referrers.ts), OCI error bodies; every write method is refused. Bodies go through send-file.ts,
+ * which closes the file on every path.
  */
-import { createReadStream } from 'node:fs';
 import type { Request, Response } from 'express';
-import { isDigest } from '../../src/descriptor.js';
+import { isDigest, MediaType } from '../../src/descriptor.js';
 import type { OciLayoutStore } from '../../src/oci-layout.js';
 import type { StateStore } from '../state/store.js';
+import { ociError } from './oci-error.js';
+import { paginate } from './paginate.js';
+import { matchesIfNoneMatch, parseRange } from './range.js';
+import { Referrers } from './referrers.js';
+import { sendFile } from './send-file.js';
 
-function ociError(res: Response, status: number, code: string, message: string, detail?: unknown): void {
-  res.status(status).type('application/json').send(JSON.stringify({ errors: [{ code, message, ...(detail ? { detail } : {}) }] }));
+export interface RegistryOptions {
+  /** The most entries one page of the tags list or the catalog holds (default 1000); more follow by `Link`. */
+  maxPage?: number;
 }
 
-export function registryHandler(state: StateStore, cas: OciLayoutStore) {
-  return (req: Request, res: Response): void => {
+export function registryHandler(state: StateStore, cas: OciLayoutStore, { maxPage = 1000 }: RegistryOptions = {}) {
+  const referrers = new Referrers(state, cas);
+  const handle = async (req: Request, res: Response): Promise<void> => {
     res.set('docker-distribution-api-version', 'registry/2.0');
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       ociError(res, 405, 'UNSUPPORTED', 'this registry is read-only: images arrive in signed bundles');
@@ -26,84 +34,81 @@ export function registryHandler(state: StateStore, cas: OciLayoutStore) {
       return;
     }
     if (path === '/_catalog') {
-      res.json({ repositories: state.repositories() });
+      const page = paginate(state.repositories(), req.query, '/v2/_catalog', maxPage);
+      if ('error' in page) return ociError(res, 400, 'PAGINATION_NUMBER_INVALID', page.error);
+      if (page.link) res.set('link', page.link);
+      res.json({ repositories: page.items });
       return;
     }
     const tags = /^\/(.+)\/tags\/list$/.exec(path);
     if (tags?.[1]) {
-      const list = state.tagsOf(tags[1]);
-      if (!list.length && !state.repositories().includes(tags[1])) {
-        ociError(res, 404, 'NAME_UNKNOWN', `repository ${tags[1]} is not known`);
-        return;
-      }
-      res.json({ name: tags[1], tags: list });
+      const repository = tags[1];
+      const list = state.tagsOf(repository);
+      if (!list.length && !state.repositories().includes(repository)) return ociError(res, 404, 'NAME_UNKNOWN', `repository ${repository} is not known`);
+      const page = paginate(list, req.query, `/v2/${repository}/tags/list`, maxPage);
+      if ('error' in page) return ociError(res, 400, 'PAGINATION_NUMBER_INVALID', page.error);
+      if (page.link) res.set('link', page.link);
+      res.json({ name: repository, tags: page.items });
+      return;
+    }
+    const refs = /^\/(.+)\/referrers\/([^/]+)$/.exec(path);
+    if (refs?.[1] && refs[2]) {
+      const [, repository, digest] = refs as unknown as [string, string, string];
+      if (!isDigest(digest)) return ociError(res, 400, 'DIGEST_INVALID', `${digest} is not a sha256 digest`);
+      if (!state.repositories().includes(repository)) return ociError(res, 404, 'NAME_UNKNOWN', `repository ${repository} is not known`);
+      const artifactType = typeof req.query.artifactType === 'string' ? req.query.artifactType : undefined;
+      const index = await referrers.index(repository, digest, artifactType);
+      if (artifactType !== undefined) res.set('oci-filters-applied', 'artifactType');
+      res.status(200).type(MediaType.ociIndex).send(JSON.stringify(index));
       return;
     }
     const match = /^\/(.+)\/(manifests|blobs)\/([^/]+)$/.exec(path);
-    if (!match?.[1] || !match[3]) {
-      ociError(res, 404, 'NOT_FOUND', `no such endpoint ${path}`);
-      return;
-    }
+    if (!match?.[1] || !match[3]) return ociError(res, 404, 'NOT_FOUND', `no such endpoint ${path}`);
     const [, repository, kind, reference] = match as unknown as [string, string, string, string];
     if (kind === 'manifests') {
       const desc = isDigest(reference) ? state.visibleBlob(repository, reference) : state.resolveTag(repository, reference);
-      if (!desc) {
-        ociError(res, 404, 'MANIFEST_UNKNOWN', `manifest ${repository}:${reference} is not known`);
+      if (!desc) return ociError(res, 404, 'MANIFEST_UNKNOWN', `manifest ${repository}:${reference} is not known`);
+      const etag = `"${desc.digest}"`;
+      res.set({ 'docker-content-digest': desc.digest, etag });
+      if (matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
+        res.status(304).end();
         return;
       }
-      res.set({ 'content-type': desc.mediaType, 'docker-content-digest': desc.digest, 'content-length': String(desc.size), etag: `"${desc.digest}"` });
+      res.set({ 'content-type': desc.mediaType, 'content-length': String(desc.size) });
       if (req.method === 'HEAD') {
         res.status(200).end();
         return;
       }
-      createReadStream(cas.blobPath(desc.digest)).on('error', () => res.destroy()).pipe(res);
+      await sendFile(req, res, cas.blobPath(desc.digest));
       return;
     }
-    if (!isDigest(reference)) {
-      ociError(res, 400, 'DIGEST_INVALID', `${reference} is not a sha256 digest`);
-      return;
-    }
+    if (!isDigest(reference)) return ociError(res, 400, 'DIGEST_INVALID', `${reference} is not a sha256 digest`);
     const desc = state.visibleBlob(repository, reference);
-    if (!desc) {
-      ociError(res, 404, 'BLOB_UNKNOWN', `blob ${reference} is not known in ${repository}`);
+    if (!desc) return ociError(res, 404, 'BLOB_UNKNOWN', `blob ${reference} is not known in ${repository}`);
+    const etag = `"${desc.digest}"`;
+    res.set({ 'docker-content-digest': desc.digest, 'accept-ranges': 'bytes', etag });
+    if (matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
+      res.status(304).end();
       return;
     }
-    res.set({ 'content-type': 'application/octet-stream', 'docker-content-digest': desc.digest, 'accept-ranges': 'bytes', etag: `"${desc.digest}"` });
+    res.set('content-type', 'application/octet-stream');
     const range = parseRange(req.headers.range, desc.size);
-    if (range === 'invalid') {
+    if (range.kind === 'unsatisfiable') {
       res.set('content-range', `bytes */${desc.size}`);
-      ociError(res, 416, 'RANGE_INVALID', `cannot satisfy range ${req.headers.range} of a ${desc.size}-byte blob`);
-      return;
+      return ociError(res, 416, 'RANGE_INVALID', `cannot satisfy range ${String(req.headers.range)} of a ${desc.size}-byte blob`);
     }
-    if (range) {
-      res.status(206).set({ 'content-range': `bytes ${range.start}-${range.end}/${desc.size}`, 'content-length': String(range.end - range.start + 1) });
-    } else {
-      res.status(200).set('content-length', String(desc.size));
-    }
+    if (range.kind === 'part') res.status(206).set({ 'content-range': `bytes ${range.start}-${range.end}/${desc.size}`, 'content-length': String(range.end - range.start + 1) });
+    else res.status(200).set('content-length', String(desc.size));
     if (req.method === 'HEAD') {
       res.end();
       return;
     }
-    createReadStream(cas.blobPath(desc.digest), { highWaterMark: 1024 * 1024, ...(range ?? {}) }).on('error', () => res.destroy()).pipe(res);
+    await sendFile(req, res, cas.blobPath(desc.digest), range.kind === 'part' ? range : undefined);
   };
-}
-
-/** A single `bytes=a-b`, `bytes=a-` or `bytes=-n` range; undefined when absent. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'invalid' | undefined {
-  if (!header) return undefined;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!m || (m[1] === '' && m[2] === '')) return 'invalid';
-  let start: number;
-  let end: number;
-  if (m[1] === '') {
-    const suffix = Number(m[2]);
-    if (suffix === 0) return 'invalid';
-    start = Math.max(0, size - suffix);
-    end = size - 1;
-  } else {
-    start = Number(m[1]);
-    end = m[2] === '' ? size - 1 : Math.min(Number(m[2]), size - 1);
-  }
-  if (start > end || start >= size) return 'invalid';
-  return { start, end };
+  return (req: Request, res: Response): void => {
+    handle(req, res).catch((err: unknown) => {
+      if (res.headersSent) res.destroy();
+      else ociError(res, 500, 'UNKNOWN', `the registry failed: ${err instanceof Error ? err.message : String(err)}`);
+    });
+  };
 }
