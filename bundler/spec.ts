@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { AirlockError } from '../src/errors.js';
 import { parseReference } from '../src/reference.js';
-import { parseDuration } from '../src/units.js';
+import { LIFETIME_RANGE, boundedDuration } from '../src/units.js';
 
 export interface ImageSpec {
   ref: string;
@@ -80,7 +80,8 @@ export function parseSpec(text: string, file: string): BundleSpec {
   let expires: string | undefined;
   if (fields.expires) {
     expires = scalarString(fields.expires, 'expires', fail, root);
-    if (parseDuration(expires) === undefined) fail(fields.expires, `expires "${expires}" is not a duration like 90d, 12h or 30m`);
+    const lifetime = boundedDuration(expires, 'expires', LIFETIME_RANGE);
+    if (lifetime instanceof Error) fail(fields.expires, lifetime.message);
   }
 
   let discoverImages = true;

@@ -1,9 +1,8 @@
 import { openBundleSource } from '../../src/bundle/parts-source.js';
 import { type Command, UsageError, writeJson } from '../../src/command.js';
-import { AirlockError } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
 import { unverifiedPartsIndex } from '../../keys/parts.js';
-import { CLIENT_HELP, CLIENT_OPTIONS, applianceClient } from './client.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, applianceClient, serverError } from './client.js';
 
 interface ImportView {
   id: string;
@@ -67,10 +66,9 @@ ${CLIENT_HELP}
       opened.close();
     }
     progress.done();
-    const answer = (await res.json().catch(() => ({}))) as { id?: string; error?: { code: string; message: string } };
-    if (res.status !== 202 || !answer.id) {
-      throw new AirlockError('IO_ERROR', `the appliance refused the import (${res.status}${answer.error ? ` ${answer.error.code}: ${answer.error.message}` : ''})`);
-    }
+    const text = await res.text().catch(() => '');
+    const answer = (res.status === 202 ? JSON.parse(text) : {}) as { id?: string };
+    if (res.status !== 202 || !answer.id) throw serverError(res.status, text, `the appliance refused the import (${res.status})`);
     if (!values.wait) {
       if (ctx.json) writeJson(ctx, { id: answer.id });
       else ctx.stdout.write(`${answer.id}\n`);
@@ -82,10 +80,10 @@ ${CLIENT_HELP}
       if (record.state !== 'running') break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    if (ctx.json) writeJson(ctx, record);
+    if (ctx.json && record.state === 'applied') writeJson(ctx, record); // a failure prints the error object instead
     else if (record.state === 'applied') ctx.stdout.write(`${record.id}: applied${record.idempotent ? ' (already in force)' : ''}, channel ${record.channel}, sequence ${record.sequence}\n`);
     if (record.state !== 'applied') {
-      throw new AirlockError('IO_ERROR', `import ${record.id} failed: ${record.error?.code ?? 'UNKNOWN'}: ${record.error?.message ?? ''}`);
+      throw serverError(500, JSON.stringify({ error: record.error }), `import ${record.id} failed`);
     }
   },
 };

@@ -1,9 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { type Command, UsageError, stringOpt } from '../../src/command.js';
+import { type Command, UsageError, durationOpt, stringOpt } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
-import { parseDuration } from '../../src/units.js';
+import { INTERVAL_RANGE } from '../../src/units.js';
 import { loadTrustRoot } from '../../keys/trust-root.js';
 import { envFailpoint, jsonLogger } from '../context.js';
 
@@ -72,9 +72,7 @@ sync and health per channel and object.`,
       throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
     });
     const log = jsonLogger((line) => ctx.stdout.write(line), ctx.now);
-    const intervalText = stringOpt(values, 'interval') ?? '60s';
-    const intervalMs = parseDuration(intervalText);
-    if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval "${intervalText}" is not a duration of at least 1s, like 60s or 5m`);
+    const intervalMs = durationOpt(values, 'interval', INTERVAL_RANGE, '60s') ?? 60_000;
     const kubeconfig = stringOpt(values, 'kubeconfig');
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
