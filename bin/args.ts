@@ -57,9 +57,11 @@ export function parseCommandArgs(args: string[], options: Record<string, OptionS
       written = `-${letter}`;
       if (!long) {
         const known = [...shorts.keys()];
-        throw new UsageError(`unknown option ${arg}${known.length ? ` (short options here: ${known.map((s) => `-${s}`).join(', ')})` : ''}${arg.length > 2 && Object.hasOwn(all, arg.slice(1)) ? `; did you mean --${arg.slice(1)}?` : ''}`);
+        const long2 = arg.length > 2 && Object.hasOwn(all, arg.slice(1)) ? `; did you mean --${arg.slice(1)}?` : hint(arg.slice(1), Object.keys(all), '--');
+        throw new UsageError(`unknown option ${arg}${long2 || (known.length ? ` (short options here: ${known.map((s) => `-${s}`).join(', ')})` : '')}`);
       }
       name = long;
+      if (arg.length > 2 && Object.hasOwn(all, arg.slice(1))) throw new UsageError(`unknown option ${arg}; did you mean --${arg.slice(1)}?`);
       if (arg.length > 2) {
         inline = arg.slice(arg[2] === '=' ? 3 : 2);
         attached = true;
