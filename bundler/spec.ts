@@ -1,5 +1,5 @@
 /**
- * The bundle spec file (`airlock.yaml`, CLI.md). Validation happens here, at the boundary: unknown fields, missing
+ * The bundle spec file (`airlock.yaml`, docs/spec.md). Validation happens here, at the boundary: unknown fields, missing
  * required ones, malformed references and durations are reported with the file and line.
  */
 import { readFile } from 'node:fs/promises';
