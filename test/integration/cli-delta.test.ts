@@ -4,7 +4,7 @@
  * signed site receipt holds it (exit 1 naming what it lacks); a bundle streams from `bundle create -o -` into
  * `bundle verify -` through a pipe, with no file in between.
  */
-import { mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -24,6 +24,7 @@ const spec = (name: string, images: string[]) =>
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'airlock-cli-delta-'));
+  await mkdir(p('next'));
   const base = await writeLayer(p('layout'), 30_000);
   const added = await writeLayer(p('layout'), 20_000);
   const other = await writeLayer(p('layout'), 10_000);
@@ -97,6 +98,22 @@ describe('bundle verify of a delta', () => {
     expect(JSON.parse(lacks.stdout).error).toEqual({ code: 'BASE_MISSING', message: expect.stringContaining(`1 of the 1 blob(s) this delta leaves out: ${shared}`) });
     const unsigned = await airlock(['bundle', 'verify', p('v2.airlock'), '--trust', p('root.json'), '--base', p('holds.json')]);
     expect(unsigned).toMatchObject({ code: 2, stderr: expect.stringContaining('--appliance-key') });
+  });
+
+  it("verifies the README's next-release flow: a split delta built from a site receipt, with and without --base", async () => {
+    const site = await receipt('site.json', [shared]);
+    const created = await airlock(['bundle', 'create', '-f', p('v2.yaml'), '--key', p('release.key'), '-o', p('next/v2.airlock'), '--base', site, '--appliance-key', p('site.pub'), '--split-size', '16KiB']);
+    expect(created.code, created.stderr).toBe(0);
+    const plain = await airlock(['bundle', 'verify', p('next'), '--trust', p('root.json'), '--json']);
+    expect(plain.code, plain.stderr).toBe(0);
+    const report = JSON.parse(plain.stdout) as { parts: string[]; delta: { baseSite: string; blobs: { digest: string }[] } };
+    expect(report.parts.length).toBeGreaterThan(1);
+    expect(report.delta.baseSite).toMatch(/^[0-9a-f]{64}$/);
+    expect(report.delta.blobs.map((b) => b.digest)).toEqual([shared]);
+    expect((await airlock(['bundle', 'verify', p('next'), '--trust', p('root.json'), '--base', site, '--appliance-key', p('site.pub')])).code).toBe(0);
+    const lacks = await airlock(['bundle', 'verify', p('next'), '--trust', p('root.json'), '--base', await receipt('site-lacks.json', []), '--appliance-key', p('site.pub')]);
+    expect(lacks.code).toBe(1);
+    expect(lacks.stderr).toContain(`lacks 1 of the 1 blob(s) this delta leaves out: ${shared} [BASE_MISSING]`);
   });
 
   it('refuses --base for a full bundle', async () => {
