@@ -18,14 +18,14 @@ interface ImportView {
 export const applianceImport: Command = {
   path: ['appliance', 'import'],
   summary: 'upload a bundle (file or split parts) to a running appliance',
-  help: `Usage: airlock appliance import FILE|PARTS_DIR|NAME.parts.json --server URL --token-file F [--wait] [--json]
+  help: `Usage: airlock appliance import FILE|PARTS_DIR|NAME.parts.json|- --server URL --token-file F [--wait] [--json]
 
 Streams the bundle to the appliance (POST /api/v1/imports) and prints the import id. With --wait, follows
 the import to its end and exits 0 only if it ends applied (1 if it failed, with the reason).
 
 Split parts are joined as they are sent, never copied: every part must be present with the size its index
 lists before the upload starts, and each part's sha256 is checked as it passes; a bad part stops the upload
-and is named. The appliance verifies the joined bundle as always.
+and is named. The appliance verifies the joined bundle as always. FILE - uploads standard input as it arrives.
 
 Options:
 ${CLIENT_HELP}
@@ -37,7 +37,8 @@ ${CLIENT_HELP}
     const file: string = positionals[0] ?? '';
     if (!file) throw new UsageError('the bundle FILE is required');
     const client = await applianceClient(values);
-    const opened = await openBundleSource(file, { readIndex: unverifiedPartsIndex });
+    // `-`: standard input, streamed as it arrives (its size unknown, so sent without Content-Length).
+    const opened = file === '-' ? { source: ctx.stdin as AsyncIterable<Buffer>, size: 0, close: () => undefined } : await openBundleSource(file, { readIndex: unverifiedPartsIndex });
     const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'uploading' });
     progress.setTotal(opened.size);
     let bodyError: unknown;
@@ -56,7 +57,7 @@ ${CLIENT_HELP}
     try {
       res = await client.request('/api/v1/imports', {
         method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(opened.size) },
+        headers: { 'content-type': 'application/octet-stream', ...(file === '-' ? {} : { 'content-length': String(opened.size) }) },
         body: body() as unknown as BodyInit,
         duplex: 'half',
       } as RequestInit);

@@ -17,6 +17,8 @@ const p = (name: string) => join(dir, name);
 
 beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'airlock-cli-usage-'));
+    await exec(BINARY, ['keys', 'generate', '--out', p('k')]);
+    await exec(BINARY, ['trust', 'init', '--root-key', p('k.pub'), '--release-key', p('k.pub'), '--sign', p('k.key'), '--out', p('root.json')]);
 });
 
 describe('help at every level', () => {
@@ -108,8 +110,6 @@ describe('shell completion', () => {
 
 describe('usage errors in our own words', () => {
   it('never shows parseArgs wording, and says what to write', async () => {
-    await exec(BINARY, ['keys', 'generate', '--out', p('k')]);
-    await exec(BINARY, ['trust', 'init', '--root-key', p('k.pub'), '--release-key', p('k.pub'), '--sign', p('k.key'), '--out', p('root.json')]);
     const negative = await airlock(['trust', 'init', '--root-key', p('k.pub'), '--release-key', p('k.pub'), '--sign', p('k.key'), '--out', p('x.json'), '--expires', '-XYZ']);
     expect(negative.code).toBe(2);
     expect(negative.stderr).toContain('--expires "-XYZ" is not a duration: give a whole number and a unit (s, m, h, d, w or y) from 1m to 100y, like 30d');
@@ -181,6 +181,17 @@ describe('appliance client commands pass the server error code through', () => {
     expect(res.code).toBe(1);
     expect(JSON.parse(res.stdout).error.code).toBe('UNAUTHORIZED');
     expect(res.stderr).toMatch(/\[UNAUTHORIZED\]$/m);
+  });
+
+  it('appliance import - uploads a bundle from a pipe', async () => {
+    await tagLayout(p('layout2'), await writeImage(p('layout2'), [await writeLayer(p('layout2'), 20_000)]), 'piped:1');
+    await writeFile(p('piped.yaml'), 'apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: piped\n  channel: pipe\nimages:\n  - oci:./layout2:piped:1\n');
+    const res = await exec('bash', ['-o', 'pipefail', '-c', '"$A" bundle create -f piped.yaml --key k.key -o - | "$A" appliance import - --server "$URL" --token-file data/admin-token --wait --json'], {
+      cwd: dir,
+      env: { A: BINARY, URL: url },
+    });
+    expect(res.code, res.stderr).toBe(0);
+    expect(JSON.parse(res.stdout)).toMatchObject({ apiVersion: 'airlock.dev/v1', state: 'applied', name: 'piped', channel: 'pipe' });
   });
 
   it('an import that fails: the failure code of the import itself', async () => {
