@@ -1,98 +1,117 @@
 /**
  * The one `airlock` binary: finds the command, parses its flags, runs it, and turns the outcome into an exit
- * code (0 success, 1 the work failed, 2 usage error) with a one-line reason on stderr.
+ * code (0 success, 1 the work failed, 2 usage error) with a one-line reason on stderr, and with --json a JSON error
+ * object on stdout (docs/cli.md, docs/json.md).
  */
-import { parseArgs } from 'node:util';
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import { applianceCommands } from '../appliance/commands/index.js';
 import { bundlerCommands } from '../bundler/commands/index.js';
-import { type Command, type OptionValues, UsageError } from '../src/command.js';
+import { API_VERSION, type Command, UsageError } from '../src/command.js';
 import { errorMessage, isAirlockError } from '../src/errors.js';
+import { type Parsed, hint, parseCommandArgs } from './args.js';
+import { completionCommand } from './completion.js';
+import { commandHelp, groupHelp, overview, resolve } from './help.js';
+import { VERSION, versionCommand, versionLine } from './version.js';
 
-export const commands: Command[] = [...bundlerCommands, ...applianceCommands];
+export const commands: Command[] = [...bundlerCommands, ...applianceCommands, versionCommand, completionCommand(() => commands)];
 
 export interface MainIo {
   stdout: Writable;
   stderr: Writable;
+  /** Where `-` reads from (default: process.stdin). */
+  stdin?: Readable;
   interactive?: boolean;
   now?: () => Date;
 }
 
-const VERSION = '0.1.0';
-
 export async function main(argv: string[], io: MainIo = { stdout: process.stdout, stderr: process.stderr, interactive: process.stderr.isTTY === true }): Promise<number> {
-  const debug = argv.includes('--debug');
-  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
-    (argv.length === 0 ? io.stderr : io.stdout).write(overview());
-    return argv.length === 0 ? 2 : 0;
-  }
-  if (argv[0] === '--version') {
-    // The runtime too: a report from the field then says which Node ran it and with which flags (ADR 008).
-    io.stdout.write(`airlock ${VERSION} (node ${process.version}${process.execArgv.length ? ` ${process.execArgv.join(' ')}` : ''})\n`);
-    return 0;
-  }
-  const command = commands.find((c) => c.path.every((word, i) => argv[i] === word));
-  if (!command) {
-    const group = commands.filter((c) => c.path[0] === argv[0]);
-    io.stderr.write(group.length ? `airlock ${argv[0]}: unknown or missing subcommand${argv[1] ? ` "${argv[1]}"` : ''}\n\n${list(group)}` : `airlock: unknown command "${argv[0]}"\n\n${overview()}`);
+  const options = argv.slice(0, argv.includes('--') ? argv.indexOf('--') : undefined);
+  const json = options.includes('--json');
+  const debug = options.includes('--debug');
+  const fail = (prefix: string, code: string, message: string, exit: number, footer = '') => {
+    io.stderr.write(`${prefix}: ${message}${exit === 1 ? ` [${code}]` : ''}\n${footer}`);
+    if (json) io.stdout.write(`${JSON.stringify({ apiVersion: API_VERSION, error: { code, message } }, null, 2)}\n`);
+    return exit;
+  };
+
+  const first = argv[0];
+  if (first === undefined) {
+    io.stderr.write(overview(commands, VERSION));
     return 2;
   }
-  const args = argv.slice(command.path.length);
-  let values: OptionValues;
-  let positionals: string[];
+  if (first === '--help' || first === '-h') return out(io, overview(commands, VERSION));
+  if (first === '--version') return out(io, versionLine());
+  if (first === 'help') return help(io, argv.slice(1), fail);
+  if (first.startsWith('-')) return fail('airlock', 'USAGE', `unknown option ${first} before the command${hint(first.replace(/^-+/, ''), ['help', 'version'], '--')}`, 2, 'Run `airlock --help` for the commands.\n');
+
+  const found = resolve(commands, argv);
+  if (found.kind === 'unknown') {
+    return fail(found.group ? `airlock ${found.group}` : 'airlock', 'USAGE', found.message, 2, `Run \`airlock ${found.group ? `${found.group} ` : ''}--help\` for the commands.\n`);
+  }
+  if (found.kind === 'group') {
+    const next = found.rest[0];
+    if (next === '--help' || next === '-h') return out(io, groupHelp(commands, found.group));
+    if (next === 'help') return help(io, [found.group, ...found.rest.slice(1)], fail);
+    if (next === undefined) {
+      io.stderr.write(`airlock ${found.group}: a command is missing\n\n${groupHelp(commands, found.group)}`);
+      if (json) io.stdout.write(`${JSON.stringify({ apiVersion: API_VERSION, error: { code: 'USAGE', message: `airlock ${found.group}: a command is missing` } }, null, 2)}\n`);
+      return 2;
+    }
+    return fail(`airlock ${found.group}`, 'USAGE', `unknown option ${next} before the command; options go after it`, 2, `Run \`airlock ${found.group} --help\` for the commands.\n`);
+  }
+
+  const { command, rest } = found;
+  const name = `airlock ${command.path.join(' ')}`;
+  const usage = (message: string) => fail(name, 'USAGE', message, 2, `Run \`${name} --help\` for usage.\n`);
+  let parsed: Parsed;
   try {
-    const parsed = parseArgs({
-      args,
-      options: { ...command.options, json: { type: 'boolean' }, debug: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
-    values = parsed.values as OptionValues;
-    positionals = parsed.positionals;
+    parsed = parseCommandArgs(rest, command.options);
   } catch (err) {
-    return usage(io, command, errorMessage(err));
+    return usage(errorMessage(err));
   }
-  if (values.help) {
-    io.stdout.write(`${command.help}\n`);
-    return 0;
-  }
+  const { values, positionals } = parsed;
+  if (values.help) return out(io, commandHelp(command));
   const allowed = command.positionals ?? [];
-  if (positionals.length > allowed.length) return usage(io, command, `unexpected argument "${positionals[allowed.length]}"`);
+  if (positionals.length > allowed.length) {
+    const extra = positionals[allowed.length] ?? '';
+    const where = allowed.length ? `${command.path.join(' ')} takes ${allowed.map((p) => p.name).join(' ')}` : `${command.path.join(' ')} takes no arguments`;
+    return usage(`unexpected argument "${extra}" (${where})`);
+  }
   const missing = allowed.slice(positionals.length).find((p) => p.required);
-  if (missing) return usage(io, command, `${missing.name} is required`);
+  if (missing) return usage(`${missing.name} is missing`);
 
   try {
     const code = await command.run(values, positionals, {
       stdout: io.stdout,
       stderr: io.stderr,
+      stdin: io.stdin ?? process.stdin,
       interactive: io.interactive === true,
       json: values.json === true,
       now: io.now ?? (() => new Date()),
     });
     return code ?? 0;
   } catch (err) {
-    if (err instanceof UsageError || isAirlockError(err, 'USAGE')) return usage(io, command, errorMessage(err));
-    const code = isAirlockError(err) ? ` [${err.code}]` : '';
-    io.stderr.write(`airlock ${command.path.join(' ')}: ${errorMessage(err)}${code}\n`);
+    if (err instanceof UsageError || isAirlockError(err, 'USAGE')) return usage(errorMessage(err));
+    const exit = fail(name, isAirlockError(err) ? err.code : 'ERROR', errorMessage(err), 1);
     if (debug && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
-    return 1;
+    return exit;
   }
 }
 
-function usage(io: MainIo, command: Command, message: string): number {
-  io.stderr.write(`airlock ${command.path.join(' ')}: ${message}\nRun \`airlock ${command.path.join(' ')} --help\` for usage.\n`);
-  return 2;
+function out(io: MainIo, text: string): number {
+  io.stdout.write(text);
+  return 0;
 }
 
-function list(cmds: Command[]): string {
-  return `${cmds.map((c) => `  airlock ${c.path.join(' ').padEnd(20)} ${c.summary}`).join('\n')}\n`;
-}
-
-function overview(): string {
-  return `airlock ${VERSION}: signed, streaming sneakernet bundles for air-gapped Kubernetes sites
-
-Usage: airlock COMMAND [options]   (every command takes --help, --json, --debug)
-
-Commands:
-${list(commands)}`;
+/** `airlock help [WORDS…]`: the overview, a group's commands, or one command's help. */
+function help(io: MainIo, words: string[], fail: (prefix: string, code: string, message: string, exit: number, footer?: string) => number): number {
+  if (!words.length) return out(io, overview(commands, VERSION));
+  const found = resolve(commands, words);
+  if (found.kind === 'unknown') return fail('airlock help', 'USAGE', found.message, 2, 'Run `airlock --help` for the commands.\n');
+  if (found.kind === 'group') {
+    const sub = found.rest.find((w) => w !== 'help' && !w.startsWith('-'));
+    if (sub === undefined) return out(io, groupHelp(commands, found.group));
+    return help(io, [found.group, sub], fail);
+  }
+  return out(io, commandHelp(found.command));
 }

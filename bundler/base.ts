@@ -15,6 +15,9 @@ import { RECEIPT_PAYLOAD_TYPE, verifyReceipt } from '../keys/receipt.js';
 import { unverifiedStatement } from '../keys/statement-verifier.js';
 
 export interface DeltaBase {
+  kind: 'bundle' | 'receipt';
+  /** For a bundle: its channel. */
+  channel?: string;
   /** What the statement records: the base bundle's root (for a receipt: the root in force on the channel, if any). */
   base?: string;
   /** For a receipt: the key id of the appliance that signed it. */
@@ -29,8 +32,8 @@ export interface DeltaBase {
 
 export interface BaseOptions {
   path: string;
-  /** The channel the new bundle is for. */
-  channel: string;
+  /** The channel the new bundle is for: a base bundle must be on it (unset: not checked here). */
+  channel?: string;
   /** Appliance public keys trusted to sign receipts (required for a receipt base). */
   applianceKeys: PublicKey[];
 }
@@ -66,11 +69,11 @@ async function receiptText(path: string): Promise<string | undefined> {
  * The signed metadata of an earlier bundle: its root's whole graph is what a site that imported it holds (a delta
  * base's left-out blobs included: the site needed them to import it). Only the head of the archive is read.
  */
-async function bundleBase(path: string, channel: string): Promise<DeltaBase> {
+async function bundleBase(path: string, channel: string | undefined): Promise<DeltaBase> {
   const opened = await openBundleSource(path, { readIndex: unverifiedPartsIndex, highWaterMark: 256 * 1024, hashParts: false });
   try {
     const contents = await readBundle({ source: opened.source, verifyStatement: unverifiedStatement, metadataOnly: true });
-    if (contents.statement.channel !== channel) {
+    if (channel !== undefined && contents.statement.channel !== channel) {
       throw new AirlockError('USAGE', `it is a bundle for channel ${contents.statement.channel}; this bundle is for channel ${channel} (a delta's base must be on its channel)`);
     }
     const metadata = (d: string) => contents.metadata.get(d);
@@ -79,6 +82,8 @@ async function bundleBase(path: string, channel: string): Promise<DeltaBase> {
     const commits = new Map<string, string[]>();
     for (const g of summary.git) commits.set(g.name, [g.commit]);
     return {
+      kind: 'bundle',
+      channel: contents.statement.channel,
       base: contents.root.digest,
       blobs: new Set([...plan.metadata, ...plan.blobs].map((d) => d.digest)),
       commits,
@@ -94,8 +99,9 @@ async function bundleBase(path: string, channel: string): Promise<DeltaBase> {
 function receiptBase({ path, channel, applianceKeys }: BaseOptions, text: string): DeltaBase {
   if (!applianceKeys.length) throw new AirlockError('USAGE', `--base ${path} is a site receipt: give the appliance's public key with --appliance-key to verify it`);
   const { receipt, signer } = verifyReceipt(text, applianceKeys, path);
-  const inForce = receipt.channels.find((c) => c.channel === channel);
+  const inForce = channel === undefined ? undefined : receipt.channels.find((c) => c.channel === channel);
   return {
+    kind: 'receipt',
     ...(inForce ? { base: inForce.root } : {}),
     baseSite: signer,
     blobs: new Set(receipt.blobs),

@@ -3,6 +3,8 @@
  * root, then stream every large blob from its source into the archive. Reads as the pipeline it is.
  */
 import { mkdtemp, rm, statfs } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import type { Writable } from 'node:stream';
 import { basename, dirname, join, resolve } from 'node:path';
 import { jsonBlob, type BuiltBlob } from '../src/bundle/artifact.js';
 import { ANNOTATION_BUNDLE_NAME, BUNDLE_ARTIFACT_TYPE, STATEMENT_PAYLOAD_TYPE, type Statement } from '../src/bundle/format.js';
@@ -10,6 +12,7 @@ import type { PartEntry, PartsIndex } from '../src/bundle/parts.js';
 import { indexPathFor } from '../src/bundle/parts-source.js';
 import { planBundle } from '../src/bundle/plan.js';
 import { writeBundle } from '../src/bundle/writer.js';
+import { streamOutput } from '../src/bundle/archive-output.js';
 import { ANNOTATION_CREATED, type Descriptor, MediaType } from '../src/descriptor.js';
 import { AirlockError, errorMessage, isAirlockError } from '../src/errors.js';
 import type { ManifestDocument } from '../src/manifests/documents.js';
@@ -40,6 +43,8 @@ export interface BuildOptions {
   spec: BundleSpec;
   keys: SecretKey[];
   out: string;
+  /** With out `-`: the stream the bundle goes to as it is written (standard output). */
+  stdout?: Writable;
   sequence?: number;
   /** Overrides the spec's `expires`. */
   expires?: string;
@@ -73,14 +78,15 @@ export interface BuildResult {
 export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
   const { spec, keys, now = new Date(), onEvent = () => undefined } = opts;
   if (!keys.length) throw new AirlockError('USAGE', 'at least one signing key (--key) is required');
-  const out = resolve(opts.out);
+  const stream = opts.out === '-' ? opts.stdout : undefined;
+  const out = stream ? '-' : resolve(opts.out);
   const expiresIn = opts.expires ?? spec.expires;
   const expiresMs = expiresIn === undefined ? undefined : parseDuration(expiresIn);
   if (expiresIn !== undefined && expiresMs === undefined) throw new AirlockError('USAGE', `--expires "${expiresIn}" is not a duration like 30d or 12h`);
   const sequence = opts.sequence ?? Math.floor(now.getTime() / 1000);
 
   const access = await RegistryAccess.load({ ...opts.access, registries: spec.registries, baseDir: spec.baseDir, settingsOrigin: spec.file });
-  const scratch = await OciLayoutStore.open(await mkdtemp(join(dirname(out), `.airlock-build-`)), { create: true });
+  const scratch = await OciLayoutStore.open(await mkdtemp(join(stream ? tmpdir() : dirname(out), `.airlock-build-`)), { create: true });
   try {
     const metadata = new MemoryStore();
     const addMeta = (blobs: BuiltBlob[]) => blobs.forEach((b) => metadata.pushBytes(b.desc, b.bytes));
@@ -147,11 +153,12 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const signature = serializeEnvelope(signEnvelope(STATEMENT_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), keys));
 
     const sourceOf = blobSources(images, metadata);
-    const free = await (opts.freeSpace ?? freeBytes)(dirname(out));
+    const free = stream ? Infinity : await (opts.freeSpace ?? freeBytes)(dirname(out));
     onEvent({ type: 'step', message: `writing ${out}` });
     const base = opts.base;
     const written = await writeBundle({
       out,
+      ...(stream ? { output: streamOutput(stream) } : {}),
       ...(opts.splitSize ? { splitSize: opts.splitSize } : {}),
       ...(base ? { leaveOut: (d: Descriptor) => base.blobs.has(d.digest) } : {}),
       root: root.desc,

@@ -1,5 +1,5 @@
 /**
- * The bundle spec file (`airlock.yaml`, CLI.md). Validation happens here, at the boundary: unknown fields, missing
+ * The bundle spec file (`airlock.yaml`, docs/spec.md). Validation happens here, at the boundary: unknown fields, missing
  * required ones, malformed references and durations are reported with the file and line.
  */
 import { readFile } from 'node:fs/promises';
@@ -8,7 +8,7 @@ import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'y
 import { AirlockError } from '../src/errors.js';
 import { parseReference } from '../src/reference.js';
 import type { RegistrySettings } from '../src/registry/access.js';
-import { parseDuration } from '../src/units.js';
+import { LIFETIME_RANGE, boundedDuration } from '../src/units.js';
 
 export interface ImageSpec {
   ref: string;
@@ -81,7 +81,8 @@ export function parseSpec(text: string, file: string): BundleSpec {
   let expires: string | undefined;
   if (fields.expires) {
     expires = scalarString(fields.expires, 'expires', fail, root);
-    if (parseDuration(expires) === undefined) fail(fields.expires, `expires "${expires}" is not a duration like 90d, 12h or 30m`);
+    const lifetime = boundedDuration(expires, 'expires', LIFETIME_RANGE);
+    if (lifetime instanceof Error) fail(fields.expires, lifetime.message);
   }
 
   let discoverImages = true;

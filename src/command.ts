@@ -2,7 +2,11 @@
  * The shape of a CLI command, shared by the bundler's and the appliance's commands. Parsing happens once, in
  * `bin/`; commands receive plain values and a context carrying their streams and clock.
  */
-import type { Writable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { type Range, boundedDuration, boundedSize } from './units.js';
+
+/** The version of every JSON document the CLI prints (docs/json.md). */
+export const API_VERSION = 'airlock.dev/v1';
 
 export interface OptionSpec {
   type: 'string' | 'boolean';
@@ -13,6 +17,8 @@ export interface OptionSpec {
 export interface CommandContext {
   stdout: Writable;
   stderr: Writable;
+  /** Where `-` reads from. */
+  stdin: Readable;
   /** stderr is a terminal: show progress bars. */
   interactive: boolean;
   json: boolean;
@@ -38,6 +44,9 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
+/** `-` in place of a file: standard input or output. */
+export const STDIO = '-';
+
 export function stringOpt(values: OptionValues, name: string, required: true): string;
 export function stringOpt(values: OptionValues, name: string, required?: false): string | undefined;
 export function stringOpt(values: OptionValues, name: string, required = false): string | undefined {
@@ -55,13 +64,34 @@ export function listOpt(values: OptionValues, name: string): string[] {
   return (Array.isArray(v) ? v : [v]).map(String);
 }
 
-export function intOpt(values: OptionValues, name: string): number | undefined {
+export function intOpt(values: OptionValues, name: string, { min = 0, max = Number.MAX_SAFE_INTEGER }: { min?: number; max?: number } = {}): number | undefined {
   const text = stringOpt(values, name);
   if (text === undefined) return undefined;
-  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`--${name} must be a whole number, not "${text}"`);
-  return Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(Number(text))) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, not "${text}"`);
+  const n = Number(text);
+  if (n < min || n > max) throw new UsageError(`--${name} ${text} is out of range: give a whole number from ${min} to ${max}`);
+  return n;
 }
 
-export function writeJson(ctx: CommandContext, value: unknown): void {
-  ctx.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+/** Milliseconds of a duration option (or of `fallback`), within `range`. */
+export function durationOpt(values: OptionValues, name: string, range: Range, fallback?: string): number | undefined {
+  const text = stringOpt(values, name) ?? fallback;
+  if (text === undefined) return undefined;
+  const ms = boundedDuration(text, `--${name}`, range);
+  if (ms instanceof Error) throw new UsageError(ms.message);
+  return ms;
+}
+
+/** Bytes of a size option, within `range`. */
+export function sizeOpt(values: OptionValues, name: string, range: Range): number | undefined {
+  const text = stringOpt(values, name);
+  if (text === undefined) return undefined;
+  const n = boundedSize(text, `--${name}`, range);
+  if (n instanceof Error) throw new UsageError(n.message);
+  return n;
+}
+
+/** One JSON document on stdout, carrying the version of its shape (docs/json.md). */
+export function writeJson(ctx: Pick<CommandContext, 'stdout'>, value: object): void {
+  ctx.stdout.write(`${JSON.stringify({ apiVersion: API_VERSION, ...value }, null, 2)}\n`);
 }

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# npm test: installs what the tests need (Debian packages, Node dependencies), builds, lints, type-checks,
+# npm test: installs what the tests need (Debian packages, Node dependencies with npm ci), builds, lints, type-checks,
 # then runs the whole suite. The tests start their own registries and git servers on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -1,7 +1,7 @@
 /** What the `appliance` client commands share: the server address, the token, and JSON requests with clear errors. */
 import { readFile } from 'node:fs/promises';
 import { type OptionValues, stringOpt } from '../../src/command.js';
-import { AirlockError } from '../../src/errors.js';
+import { AirlockError, type ErrorCode } from '../../src/errors.js';
 
 export const CLIENT_OPTIONS = { server: { type: 'string' }, 'token-file': { type: 'string' } } as const;
 
@@ -39,17 +39,34 @@ export async function applianceClient(values: OptionValues): Promise<ApplianceCl
     async getText(path) {
       const res = await request(path);
       const text = await res.text();
-      if (res.status !== 200) throw new AirlockError('IO_ERROR', `${server}${path} answered ${res.status}: ${errorOf(text)}`);
+      if (res.status !== 200) throw serverError(res.status, text, `${server}${path} answered ${res.status}`);
       return text;
     },
   };
 }
 
-function errorOf(text: string): string {
+/**
+ * The appliance's own error (`{"error": {"code", "message"}}`) as it sent it: its code is passed through unchanged
+ * (e.g. UNAUTHORIZED, IMPORT_RUNNING, BASE_MISSING), so scripts see the same code from the CLI as from the API.
+ * An answer without one gets a code by its status.
+ */
+export function serverError(status: number, body: string, context: string): AirlockError {
+  let error: { code?: unknown; message?: unknown } | undefined;
   try {
-    const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error;
-    return e ? `${e.code ?? ''}: ${e.message ?? ''}` : text.slice(0, 200);
+    error = (JSON.parse(body) as { error?: { code?: unknown; message?: unknown } }).error;
   } catch {
-    return text.slice(0, 200);
+    error = undefined;
   }
+  const code = typeof error?.code === 'string' && /^[A-Z][A-Z0-9_]*$/.test(error.code) ? error.code : statusCode(status);
+  const message = typeof error?.message === 'string' ? error.message : body.slice(0, 200) || `status ${status}`;
+  // A server code may be one only the appliance's API uses (UNAUTHORIZED, FORBIDDEN, IMPORT_RUNNING, …).
+  return new AirlockError(code as ErrorCode, `${context}: ${message}`);
+}
+
+function statusCode(status: number): string {
+  if (status === 401) return 'UNAUTHORIZED';
+  if (status === 403) return 'FORBIDDEN';
+  if (status === 404) return 'NOT_FOUND';
+  if (status === 507) return 'INSUFFICIENT_STORAGE';
+  return 'IO_ERROR';
 }

@@ -1,9 +1,9 @@
 import { openBundleSource } from '../../src/bundle/parts-source.js';
 import { type Command, UsageError, writeJson } from '../../src/command.js';
-import { AirlockError, type ErrorCode, errorMessage } from '../../src/errors.js';
+import { AirlockError, errorMessage } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
 import { unverifiedPartsIndex } from '../../keys/parts.js';
-import { CLIENT_HELP, CLIENT_OPTIONS, applianceClient } from './client.js';
+import { CLIENT_HELP, CLIENT_OPTIONS, applianceClient, serverError } from './client.js';
 
 interface ImportView {
   id: string;
@@ -19,14 +19,14 @@ interface ImportView {
 export const applianceImport: Command = {
   path: ['appliance', 'import'],
   summary: 'upload a bundle (file or split parts) to a running appliance',
-  help: `Usage: airlock appliance import FILE|PARTS_DIR|NAME.parts.json --server URL --token-file F [--wait] [--json]
+  help: `Usage: airlock appliance import FILE|PARTS_DIR|NAME.parts.json|- --server URL --token-file F [--wait] [--json]
 
 Streams the bundle to the appliance (POST /api/v1/imports) and prints the import id. With --wait, follows
 the import to its end and exits 0 only if it ends applied (1 if it failed, with the reason).
 
 Split parts are joined as they are sent, never copied: every part must be present with the size its index
 lists before the upload starts, and each part's sha256 is checked as it passes; a bad part stops the upload
-and is named. The appliance verifies the joined bundle as always.
+and is named. The appliance verifies the joined bundle as always. FILE - uploads standard input as it arrives.
 
 Options:
 ${CLIENT_HELP}
@@ -38,7 +38,8 @@ ${CLIENT_HELP}
     const file: string = positionals[0] ?? '';
     if (!file) throw new UsageError('the bundle FILE is required');
     const client = await applianceClient(values);
-    const opened = await openBundleSource(file, { readIndex: unverifiedPartsIndex });
+    // `-`: standard input, streamed as it arrives (its size unknown, so sent without Content-Length).
+    const opened = file === '-' ? { source: ctx.stdin as AsyncIterable<Buffer>, size: 0, close: () => undefined, explain: async (err: Error) => err } : await openBundleSource(file, { readIndex: unverifiedPartsIndex });
     const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'uploading' });
     progress.setTotal(opened.size);
     let bodyError: unknown;
@@ -57,7 +58,7 @@ ${CLIENT_HELP}
     try {
       res = await client.request('/api/v1/imports', {
         method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', 'content-length': String(opened.size) },
+        headers: { 'content-type': 'application/octet-stream', ...(file === '-' ? {} : { 'content-length': String(opened.size) }) },
         body: body() as unknown as BodyInit,
         duplex: 'half',
       } as RequestInit);
@@ -67,15 +68,20 @@ ${CLIENT_HELP}
       opened.close();
     }
     progress.done();
-    const answer = (await res.json().catch(() => ({}))) as { id?: string; error?: { code: string; message: string; id?: string } };
+    const text = await res.text().catch(() => '');
+    let answer: { id?: string; error?: { code?: string; message?: string; id?: string } } = {};
+    try {
+      answer = JSON.parse(text) as typeof answer;
+    } catch {
+      answer = {};
+    }
     if (res.status !== 202 || !answer.id) {
       // An import the appliance ended early (bad signature, bad bytes, full disk) is answered at once with its id
       // and code; the code is passed through.
       const id = answer.error?.id ?? answer.id;
-      const code = answer.error?.code && answer.error.code !== 'USAGE' && /^[A-Z_]+$/.test(answer.error.code) ? (answer.error.code as ErrorCode) : 'IO_ERROR';
-      const refused = new AirlockError(code, `the appliance refused the import${id ? ` ${id}` : ''} (${res.status}${answer.error ? ` ${answer.error.code}: ${answer.error.message}` : ''})`);
+      const refused = serverError(res.status, text, `the appliance refused the import${id ? ` ${id}` : ''} (${res.status})`);
       // bad bytes in split parts: name the part (each is hashed against its index)
-      const named = ['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'BUNDLE_CORRUPT', 'BUNDLE_TRUNCATED'].includes(code) ? await opened.explain(refused) : refused;
+      const named = ['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'BUNDLE_CORRUPT', 'BUNDLE_TRUNCATED'].includes(refused.code) ? await opened.explain(refused) : refused;
       if (named !== refused) throw new AirlockError('PART_INVALID', `${errorMessage(named)}; ${refused.message}`);
       throw refused;
     }
@@ -90,11 +96,10 @@ ${CLIENT_HELP}
       if (record.state !== 'running') break;
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
-    if (ctx.json) writeJson(ctx, record);
+    if (ctx.json && record.state === 'applied') writeJson(ctx, record); // a failure prints the error object instead
     else if (record.state === 'applied') ctx.stdout.write(`${record.id}: applied${record.idempotent ? ' (already in force)' : ''}, channel ${record.channel}, sequence ${record.sequence}\n`);
     if (record.state !== 'applied') {
-      const code = record.error?.code && /^[A-Z_]+$/.test(record.error.code) && record.error.code !== 'USAGE' ? (record.error.code as ErrorCode) : 'IO_ERROR';
-      throw new AirlockError(code, `import ${record.id} failed: ${record.error?.code ?? 'UNKNOWN'}: ${record.error?.message ?? ''}`);
+      throw serverError(500, JSON.stringify({ error: record.error }), `import ${record.id} failed`);
     }
   },
 };

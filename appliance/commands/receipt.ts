@@ -15,7 +15,7 @@ DATA/appliance.key). Carry it back to the connected side: it is the --base of th
 
 Options:
 ${CLIENT_HELP}
-  -o, --out FILE     write the receipt to FILE (default: standard output)
+  -o, --out FILE     write the receipt to FILE (default, and with -: standard output)
   --key-out FILE     also write the appliance's public key (the same as DATA/appliance.pub) to FILE
   --json             with --out: print where the files went as JSON`,
   options: { ...CLIENT_OPTIONS, out: { type: 'string', short: 'o' }, 'key-out': { type: 'string' } },
@@ -25,7 +25,7 @@ ${CLIENT_HELP}
     const keyOut = stringOpt(values, 'key-out');
     if (keyOut) await writeFileAtomic(keyOut, await client.getText('/api/v1/receipt/key'));
     const out = stringOpt(values, 'out');
-    if (!out) {
+    if (!out || out === '-') {
       ctx.stdout.write(receipt);
       return;
     }

@@ -1,11 +1,11 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { delimiter, resolve } from 'node:path';
-import { type Command, type OptionValues, UsageError, listOpt, stringOpt } from '../../src/command.js';
+import { type Command, UsageError, durationOpt, listOpt, stringOpt } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
 import { RegistryAccess } from '../../src/registry/access.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
-import { parseDuration } from '../../src/units.js';
+import { INTERVAL_RANGE, type Range } from '../../src/units.js';
 import { loadTrustRoot } from '../../keys/trust-root.js';
 import { envFailpoint, jsonLogger } from '../context.js';
 
@@ -94,16 +94,14 @@ sync and health per channel and object.`,
       throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
     });
     const log = jsonLogger((line) => ctx.stdout.write(line), ctx.now);
-    const intervalText = stringOpt(values, 'interval') ?? '60s';
-    const intervalMs = parseDuration(intervalText);
-    if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval "${intervalText}" is not a duration of at least 1s, like 60s or 5m`);
+    const intervalMs = durationOpt(values, 'interval', INTERVAL_RANGE, '60s') ?? 60_000;
     const kubeconfig = stringOpt(values, 'kubeconfig') ?? kubeconfigFromEnv(process.env);
     const registryCacerts = listOpt(values, 'registry-cacert');
     const registryInsecure = values['registry-insecure'] === true;
     if ((registryCacerts.length || registryInsecure) && !stringOpt(values, 'registry')) throw new UsageError('--registry-cacert and --registry-insecure apply to --registry; there is no --registry');
     const registryAccess = stringOpt(values, 'registry') ? await RegistryAccess.load({ cacerts: registryCacerts, insecure: registryInsecure, env: process.env }) : undefined;
-    const headersTimeoutMs = durationOpt(values, 'header-timeout', '20s');
-    const bodyIdleMs = durationOpt(values, 'body-idle-timeout', '60s');
+    const headersTimeoutMs = durationOpt(values, 'header-timeout', TIMEOUT_RANGE, '20s') ?? 20_000;
+    const bodyIdleMs = durationOpt(values, 'body-idle-timeout', TIMEOUT_RANGE, '60s') ?? 60_000;
     const perClientText = stringOpt(values, 'max-connections-per-client') ?? '64';
     const perClient = Number(perClientText);
     if (!/^\d+$/.test(perClientText) || perClient < 1 || perClient > 100_000) throw new UsageError(`--max-connections-per-client must be a whole number from 1 to 100000, not "${perClientText}"`);
@@ -157,12 +155,8 @@ function kubeconfigFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   return found;
 }
 
-function durationOpt(values: OptionValues, name: string, fallback: string): number {
-  const text = stringOpt(values, name) ?? fallback;
-  const ms = parseDuration(text);
-  if (ms === undefined || ms < 1000 || ms > 24 * 3600_000) throw new UsageError(`--${name} "${text}" is not a duration from 1s to 24h, like 20s or 2m`);
-  return ms;
-}
+/** Header and body-idle timeouts: from a second to a day. */
+const TIMEOUT_RANGE: Range = { min: '1s', max: '24h', example: '20s' };
 
 async function readTls(path: string, flag: string): Promise<Buffer> {
   return readFile(path).catch((err: NodeJS.ErrnoException) => {

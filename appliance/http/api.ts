@@ -1,4 +1,4 @@
-/** The JSON API of CLI.md: imports, status, bundle history. Every route needs a token. */
+/** The JSON API of docs/http-api.md: imports, status, bundle history. Every route needs a token. */
 import { randomBytes } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
@@ -210,7 +210,7 @@ function uploadView(s: UploadSession): { id: string; importId: string; offset: n
   return { id: s.id, importId: s.importId, offset: s.offset, size: s.size };
 }
 
-/** The import as CLI.md shapes it, plus its details. */
+/** The import as docs/http-api.md shapes it, plus its details. */
 export function publicImport(r: ImportRecord): Record<string, unknown> {
   return {
     id: r.id,

@@ -1,6 +1,6 @@
 import { writeFileAtomic } from '../../src/fs-atomic.js';
-import { type Command, UsageError, intOpt, listOpt, stringOpt, writeJson } from '../../src/command.js';
-import { parseDuration } from '../../src/units.js';
+import { type Command, UsageError, durationOpt, intOpt, listOpt, stringOpt, writeJson } from '../../src/command.js';
+import { LIFETIME_RANGE } from '../../src/units.js';
 import { readPublicKey, readSecretKey } from '../../keys/key-file.js';
 import { buildTrustRoot, signTrustRoot } from '../../keys/trust-root.js';
 
@@ -20,7 +20,7 @@ Options:
   --release-key FILE        public key of a release key (repeatable, at least one)
   --root-threshold N        root signatures required (default 1)
   --release-threshold N     release signatures required on a bundle (default 1)
-  --expires DURATION        lifetime, e.g. 365d (default 365d)
+  --expires DURATION        lifetime, from 1m to 100y, e.g. 365d (default 365d)
   --version N               trust root version (default 1)
   --sign FILE               secret root key to sign with (repeatable)
   --out FILE                where to write root.json (required)`,
@@ -42,9 +42,7 @@ Options:
     if (!rootPaths.length) throw new UsageError('at least one --root-key is required');
     if (!releasePaths.length) throw new UsageError('at least one --release-key is required');
     if (!signPaths.length) throw new UsageError('at least one --sign key is required');
-    const expiresText = stringOpt(values, 'expires') ?? '365d';
-    const lifetime = parseDuration(expiresText);
-    if (lifetime === undefined) throw new UsageError(`--expires "${expiresText}" is not a duration like 365d`);
+    const lifetime = durationOpt(values, 'expires', LIFETIME_RANGE, '365d') ?? 0;
 
     const rootKeys = await Promise.all(rootPaths.map(readPublicKey));
     const releaseKeys = await Promise.all(releasePaths.map(readPublicKey));
@@ -52,9 +50,9 @@ Options:
     const root = buildTrustRoot({
       rootKeys,
       releaseKeys,
-      rootThreshold: intOpt(values, 'root-threshold') ?? 1,
-      releaseThreshold: intOpt(values, 'release-threshold') ?? 1,
-      version: intOpt(values, 'version') ?? 1,
+      rootThreshold: intOpt(values, 'root-threshold', { min: 1, max: rootKeys.length }) ?? 1,
+      releaseThreshold: intOpt(values, 'release-threshold', { min: 1, max: releaseKeys.length }) ?? 1,
+      version: intOpt(values, 'version', { min: 1 }) ?? 1,
       expires: new Date(ctx.now().getTime() + lifetime),
     });
     const rootIds = new Set(root.roles.root.keyids);

@@ -3,7 +3,8 @@
  * names and renamed into place only when complete, so a failed build leaves nothing at the destination.
  */
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, type WriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { OffThreadHash } from '../offthread-hash.js';
@@ -35,6 +36,21 @@ export function fileOutput(out: string): ArchiveOutput {
     async abort() {
       file.destroy();
       await rm(tmp, { force: true });
+    },
+  };
+}
+
+/** The archive written to a stream as it is made (`bundle create -o -`); a failure ends it short, never complete. */
+export function streamOutput(stream: Writable): ArchiveOutput {
+  const sink = new FileSink(stream);
+  return {
+    write: (chunk) => sink.write(chunk),
+    async finish() {
+      await sink.close();
+      return {};
+    },
+    async abort() {
+      sink.destroy();
     },
   };
 }
@@ -92,12 +108,12 @@ export function splitOutput(out: string, partSize: number, totalSize: number): A
 
 /** Writes with backpressure and surfaces stream errors on the next write. */
 class FileSink {
-  private readonly stream: WriteStream;
+  private readonly stream: Writable;
   private failure: Error | undefined;
 
-  constructor(path: string) {
-    this.stream = createWriteStream(path, { highWaterMark: 4 * 1024 * 1024, flags: 'wx' });
-    this.stream.on('error', (err) => (this.failure = err));
+  constructor(path: string | Writable) {
+    this.stream = typeof path === 'string' ? createWriteStream(path, { highWaterMark: 4 * 1024 * 1024, flags: 'wx' }) : path;
+    this.stream.on('error', (err: Error) => (this.failure = err));
   }
 
   async write(chunk: Buffer): Promise<void> {

@@ -8,7 +8,7 @@ import type { Descriptor } from '../descriptor.js';
 import { VerifyingStream } from '../digest.js';
 import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
 import { BLOCK, encodeHeader, paddingFor } from '../tar/header.js';
-import { fileOutput, splitOutput } from './archive-output.js';
+import { type ArchiveOutput, fileOutput, splitOutput } from './archive-output.js';
 import { ENTRY_INDEX, ENTRY_LAYOUT, ENTRY_SIGNATURE, blobEntryName, layoutIndexFor } from './format.js';
 import type { PartEntry } from './parts.js';
 import { planBundle } from './plan.js';
@@ -16,6 +16,8 @@ import { planBundle } from './plan.js';
 export interface WriteBundleOptions {
   /** Final path; the archive appears there only when complete. */
   out: string;
+  /** Write here instead of to `out` (e.g. standard output). */
+  output?: ArchiveOutput;
   /** Split the archive into parts of this many bytes next to `out` (`NAME.000`, …) instead of one file. */
   splitSize?: number;
   root: Descriptor;
@@ -64,7 +66,7 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WrittenBund
     2 * BLOCK;
   opts.onPlan?.(total, carried);
 
-  const output = opts.splitSize ? splitOutput(out, opts.splitSize, total) : fileOutput(out);
+  const output = opts.output ?? (opts.splitSize ? splitOutput(out, opts.splitSize, total) : fileOutput(out));
   const write = async (chunk: Buffer) => {
     opts.onBytes?.(chunk.length);
     await output.write(chunk);

@@ -4,7 +4,7 @@ import { parseSpec } from '../../bundler/spec.js';
 const head = 'apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: edge\n';
 
 describe('bundle spec', () => {
-  it('reads every field of CLI.md with defaults', () => {
+  it('reads every field of docs/spec.md with defaults', () => {
     const spec = parseSpec(
       `${head}expires: 90d
 images:
