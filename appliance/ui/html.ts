@@ -86,6 +86,13 @@ export function when(iso: string | null | undefined, now: Date): Html {
   return html`<time datetime="${at.toISOString()}" title="${exact(at)}">${relative(at, now)}</time>`;
 }
 
+/** The exact time as text, how long ago in the title (for logs, where the time itself matters). */
+export function at(iso: string, now: Date): Html {
+  const t = new Date(iso);
+  if (Number.isNaN(t.getTime())) return html`${iso}`;
+  return html`<time class="nowrap" datetime="${t.toISOString()}" title="${relative(t, now)}">${exact(t)}</time>`;
+}
+
 /** "2026-11-30 07:24:04 UTC". */
 export function exact(at: Date): string {
   return `${at.toISOString().slice(0, 19).replace('T', ' ')} UTC`;

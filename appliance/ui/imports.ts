@@ -6,13 +6,20 @@ export function importRows(records: ImportRecord[], now: Date, empty = 'No impor
   return rows(
     ['Import', 'Outcome', 'Bundle', 'Source', 'Started', 'Error'],
     records.map((r) => [
-      html`<a href="/ui/imports/${r.id}">${r.id}</a>`,
+      html`<a class="nowrap" href="/ui/imports/${r.id}">${r.id}</a>`,
       html`${badge(r.state)}${r.idempotent ? html` <span class="muted">already in force</span>` : ''}`,
       r.name ? html`${r.name} <span class="muted">${r.channel ?? ''} · seq ${r.sequence ?? ''}</span>` : html`<span class="muted">not read</span>`,
-      html`<span class="mono">${r.source}</span>`,
-      when(r.startedAt, now),
+      source(r.source),
+      html`<span class="nowrap">${when(r.startedAt, now)}</span>`,
       r.error ? html`<span class="error"><strong>${r.error.code}</strong>: ${r.error.message}</span>` : html``,
     ]),
     { empty },
   );
+}
+
+/** A media path as its file name (the whole path in the title); other sources ("upload (resumable)") as they are. */
+function source(text: string): Html {
+  const slash = text.lastIndexOf('/');
+  if (slash < 0 || slash === text.length - 1) return html`<span class="mono">${text}</span>`;
+  return html`<span class="mono" title="${text}">${text.slice(slash + 1)}</span>`;
 }

@@ -7,7 +7,7 @@ import { join, relative } from 'node:path';
 import { PARTS_INDEX_SUFFIX } from '../../src/bundle/parts.js';
 import type { ApplianceContext } from '../context.js';
 import { type Expiry, sentence } from './format.js';
-import { type Html, badge, digest, html, notice, rows, when } from './html.js';
+import { type Html, at, badge, digest, html, notice, rows, when } from './html.js';
 import { importRows } from './imports.js';
 import { trustExpiry } from './overview.js';
 
@@ -38,9 +38,15 @@ async function bundlesUnder(media: string): Promise<string[]> {
   return out.sort();
 }
 
-export function history(ctx: ApplianceContext, canApply: boolean, csrf: string): Html {
+export const HISTORY_PAGE = 25;
+
+/** Bundles held (to re-apply), then every import, newest first, HISTORY_PAGE a page (`?page=N`, from 1). */
+export function history(ctx: ApplianceContext, canApply: boolean, csrf: string, pageNumber = 1): Html {
   const now = ctx.now();
-  const imports = ctx.state.listImports();
+  const imports = ctx.state.listImports(10_000);
+  const n = Math.max(1, Math.floor(pageNumber) || 1);
+  const skip = (n - 1) * HISTORY_PAGE;
+  const shown = imports.slice(skip, skip + HISTORY_PAGE);
   const inForce = new Set(ctx.state.status().map((c) => c.rootDigest));
   const held = [...new Map(imports.filter((r) => r.state === 'applied' && r.rootDigest).map((r) => [r.rootDigest ?? '', r])).values()];
   return html`<h2>Bundles held on site</h2>${rows(
@@ -58,7 +64,7 @@ export function history(ctx: ApplianceContext, canApply: boolean, csrf: string):
     ]),
     { empty: 'No bundle applied yet.' },
   )}
-    <h2>Every import</h2>${importRows(imports, now)}`;
+    <h2>Every import</h2>${pager('/ui/history', 'Import history pages', n, skip, shown.length, imports.length > skip + HISTORY_PAGE)}${importRows(shown, now, n > 1 ? 'No older imports.' : 'No import yet.')}`;
 }
 
 export function cluster(ctx: ApplianceContext): Html {
@@ -97,7 +103,7 @@ export function trust(ctx: ApplianceContext): Html {
     <h2>This appliance</h2><p>Site receipts are signed with key <span class="mono">${ctx.siteKey.keyid}</span>. <a href="/api/v1/receipt">Download the site receipt</a> · <a href="/api/v1/receipt/key">its public key</a></p>`;
 }
 
-export const AUDIT_PAGE = 50;
+export const AUDIT_PAGE = 25;
 
 /** The audit log, newest first, AUDIT_PAGE entries a page (`?page=N`, from 1). */
 export function audit(ctx: ApplianceContext, pageNumber: number): Html {
@@ -106,12 +112,18 @@ export function audit(ctx: ApplianceContext, pageNumber: number): Html {
   const entries = ctx.state.auditLog(skip + AUDIT_PAGE + 1).slice(skip);
   const more = entries.length > AUDIT_PAGE;
   const now = ctx.now();
-  const pager = html`<nav class="pager" aria-label="Audit log pages">${n > 1 ? html`<a href="/ui/audit?page=${n - 1}" rel="prev">← Newer</a>` : ''}<span>Page ${n}${entries.length ? ` · entries ${skip + 1}–${skip + Math.min(AUDIT_PAGE, entries.length)}` : ''}</span>${more ? html`<a href="/ui/audit?page=${n + 1}" rel="next">Older →</a>` : ''}</nav>`;
-  return html`${pager}${rows(
+  const nav = pager('/ui/audit', 'Audit log pages', n, skip, Math.min(AUDIT_PAGE, entries.length), more);
+  return html`${nav}${rows(
     ['At', 'Who', 'What', 'Detail'],
-    entries.slice(0, AUDIT_PAGE).map((a) => [when(a.at, now), a.actor, a.action, html`<span class="mono">${JSON.stringify(a.detail)}</span>`]),
+    entries.slice(0, AUDIT_PAGE).map((a) => [at(a.at, now), a.actor, a.action, html`<span class="mono">${JSON.stringify(a.detail)}</span>`]),
     { empty: n > 1 ? 'No older entries.' : 'Nothing recorded yet.' },
-  )}${entries.length > 10 ? pager : ''}`;
+  )}${entries.length > 10 ? nav : ''}`;
+}
+
+/** Newer and Older links around page `n` of a list (`?page=N`). */
+function pager(path: string, label: string, n: number, skip: number, count: number, more: boolean): Html {
+  if (n === 1 && !more) return html``;
+  return html`<nav class="pager" aria-label="${label}">${n > 1 ? html`<a href="${path}?page=${n - 1}" rel="prev">← Newer</a>` : ''}<span>Page ${n}${count ? ` · ${skip + 1}–${skip + count}` : ''}</span>${more ? html`<a href="${path}?page=${n + 1}" rel="next">Older →</a>` : ''}</nav>`;
 }
 
 export function users(ctx: ApplianceContext, isAdmin: boolean, csrf: string, message = ''): Html {

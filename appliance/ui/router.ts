@@ -146,7 +146,7 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   };
   view('/', 'Overview', async () => overview(ctx, await overviewData(ctx)));
   view('/import', 'Import', () => pages.importPage(media, trustExpiry(ctx)));
-  view('/history', 'History', (_req, c) => pages.history(ctx, hasRole(c, 'operator'), c.csrf ?? ''));
+  view('/history', 'History', (req, c) => pages.history(ctx, hasRole(c, 'operator'), c.csrf ?? '', Number(req.query.page ?? 1)));
   view('/cluster', 'Cluster', () => pages.cluster(ctx));
   view('/registry', 'Registry', () => pages.registry(ctx, registryHost()));
   view('/trust', 'Trust', () => pages.trust(ctx));
