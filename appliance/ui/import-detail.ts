@@ -7,7 +7,9 @@ import type { ApplianceContext } from '../context.js';
 import { verificationReport } from '../report.js';
 import type { ImportRecord } from '../state/store.js';
 import { channelStatus } from '../status.js';
-import { type Html, badge, digest, facts, html, when } from './html.js';
+import { formatBytes } from '../../src/units.js';
+import { relative } from './format.js';
+import { type Html, at, badge, digest, facts, html, when } from './html.js';
 
 export async function importDetail(ctx: ApplianceContext, r: ImportRecord): Promise<Html> {
   const now = ctx.now();
@@ -30,13 +32,13 @@ function failure(r: ImportRecord): Html {
     ['Code', html`<strong class="mono">${code}</strong>`],
     ['Reason', r.error?.message ?? 'no reason was recorded'],
     ['Stage', r.stage],
-    ['Bytes read', `${r.progress.bytes}${r.progress.totalBytes ? ` of ${r.progress.totalBytes}` : ''}`],
+    ...(r.progress.bytes > 0 ? ([['Read', `${formatBytes(r.progress.bytes)}${r.progress.totalBytes ? ` of ${formatBytes(r.progress.totalBytes)}` : ''}`]] as [string, string][]) : []),
   ])}<p class="muted">Nothing of this import was published: the registry, the Git mirror and the cluster still serve what was in force before it.</p></section>`;
 }
 
 /** What the signed statement said, when the import got as far as reading it. */
 function statement(ctx: ApplianceContext, r: ImportRecord): Html {
-  if (!r.name && !r.rootDigest) return html`<section class="card" id="report"><h2>The bundle</h2><p class="muted">The import stopped before a signed statement was verified; nothing about the bundle is known.</p></section>`;
+  if (!r.name && !r.rootDigest) return html`<section class="card" id="report"><h2>The bundle</h2><p class="muted">The import stopped before the bundle's signed statement was accepted, so nothing about the bundle was recorded; the reason above says what was wrong with it.</p></section>`;
   return html`<section class="card" id="report"><h2>The bundle (as its statement says)</h2>${facts([
     ['Signed by', r.signers.length ? html`${r.signers.map((k) => html`<div>${digest(k)} ${ctx.trust.keys[k]?.name ?? ''}</div>`)}` : html`<span class="muted">no valid signature</span>`],
     ['Bundle', `${r.name ?? ''} on channel ${r.channel ?? ''}, sequence ${r.sequence ?? ''}`],
@@ -63,13 +65,14 @@ function inForce(ctx: ApplianceContext, r: ImportRecord): Html {
 
 async function report(ctx: ApplianceContext, r: ImportRecord): Promise<Html> {
   const report = await verificationReport(ctx, r);
+  const now = ctx.now();
   const list = (items: string[]) => (items.length ? html`<ul>${items.map((i) => html`<li class="mono">${i}</li>`)}</ul>` : html`<span class="muted">none</span>`);
   const changes = report.changes;
   return html`<section class="card" id="report"><h2>Verification report</h2>${facts([
     ['Signed by', html`${report.signers.map((s) => html`<div><span class="mono">${s.keyid}</span> ${s.name ?? ''}</div>`)}`],
     ['Bundle', `${report.name ?? ''} on channel ${report.channel ?? ''}, sequence ${report.sequence ?? ''}`],
-    ['Created', report.created ?? ''],
-    ['Expires', report.expires ?? 'never'],
+    ['Created', report.created ? at(report.created, now) : ''],
+    ['Expires', report.expires ? html`${at(report.expires, now)} (${relative(new Date(report.expires), now)})` : 'never'],
     ['Root', html`<span class="mono">${report.rootDigest ?? ''}</span>`],
     ['Against', html`<span class="mono">${report.previousRoot ?? (r.idempotent ? 'the same bundle, already in force' : 'nothing in force before')}</span>`],
     ...(changes
