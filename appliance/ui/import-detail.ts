@@ -10,12 +10,13 @@ import { channelStatus } from '../status.js';
 import { formatBytes } from '../../src/units.js';
 import { relative } from './format.js';
 import { type Html, at, badge, digest, facts, html, when } from './html.js';
+import { source } from './imports.js';
 
 export async function importDetail(ctx: ApplianceContext, r: ImportRecord): Promise<Html> {
   const now = ctx.now();
   const live = html`<section class="card" id="live" data-id="${r.id}" data-state="${r.state}">
     <p>${badge(r.state, 'Outcome')} stage <strong id="live-stage">${r.stage}</strong> · started ${when(r.startedAt, now)}${r.finishedAt ? html`, ended ${when(r.finishedAt, now)}` : ''}</p>
-    <p>source <span class="mono">${r.source}</span></p>
+    <p>source ${source(r.source)}</p>
     <progress id="live-progress" value="${r.progress.bytes}" max="${r.progress.totalBytes ?? Math.max(1, r.progress.bytes)}"></progress>
     <ol class="stages" id="live-stages">${r.stages.map((s, i) => {
       const failedHere = r.state === 'failed' && i === r.stages.length - 1;
@@ -74,7 +75,7 @@ async function report(ctx: ApplianceContext, r: ImportRecord): Promise<Html> {
     ['Created', report.created ? at(report.created, now) : ''],
     ['Expires', report.expires ? html`${at(report.expires, now)} (${relative(new Date(report.expires), now)})` : 'never'],
     ['Root', html`<span class="mono">${report.rootDigest ?? ''}</span>`],
-    ['Against', html`<span class="mono">${report.previousRoot ?? (r.idempotent ? 'the same bundle, already in force' : 'nothing in force before')}</span>`],
+    ['Against', report.previousRoot ? html`<span class="mono">${report.previousRoot}</span>` : 'nothing in force before'],
     ...(changes
       ? ([
           ['Images added', list(changes.imagesAdded)],

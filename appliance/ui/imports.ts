@@ -1,6 +1,6 @@
 /** Imports as rows of a table (History, Overview): outcome, bundle, source, when, and the error of a failed one. */
 import type { ImportRecord } from '../state/store.js';
-import { type Html, badge, html, rows, when } from './html.js';
+import { type Html, badge, digest, html, rows, when } from './html.js';
 
 export function importRows(records: ImportRecord[], now: Date, empty = 'No import yet.'): Html {
   return rows(
@@ -17,8 +17,12 @@ export function importRows(records: ImportRecord[], now: Date, empty = 'No impor
   );
 }
 
-/** A media path as its file name (the whole path in the title); other sources ("upload (resumable)") as they are. */
-function source(text: string): Html {
+/**
+ * Where an import came from: a media path as its file name (the whole path in the title), a re-apply as the root it
+ * re-applied, anything else ("upload (resumable)") as it is.
+ */
+export function source(text: string): Html {
+  if (text.startsWith('reapply:')) return html`re-apply of ${digest(text.slice('reapply:'.length))}`;
   const slash = text.lastIndexOf('/');
   if (slash < 0 || slash === text.length - 1) return html`<span class="mono">${text}</span>`;
   return html`<span class="mono" title="${text}">${text.slice(slash + 1)}</span>`;
