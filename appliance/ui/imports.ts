@@ -18,11 +18,11 @@ export function importRows(records: ImportRecord[], now: Date, empty = 'No impor
 }
 
 /**
- * Where an import came from: a media path as its file name (the whole path in the title), a re-apply as the root it
- * re-applied, anything else ("upload (resumable)") as it is.
+ * Where an import came from: a media path as its file name (the whole path in the title), a re-apply as the held bundle it
+ * applied again, anything else ("upload (resumable)") as it is.
  */
 export function source(text: string): Html {
-  if (text.startsWith('reapply:')) return html`re-apply of ${digest(text.slice('reapply:'.length))}`;
+  if (text.startsWith('reapply:')) return html`held bundle ${digest(text.slice('reapply:'.length))}`;
   const slash = text.lastIndexOf('/');
   if (slash < 0 || slash === text.length - 1) return html`<span class="mono">${text}</span>`;
   return html`<span class="mono" title="${text}">${text.slice(slash + 1)}</span>`;

@@ -44,7 +44,7 @@ export const HISTORY_PAGE = 25;
 export function history(ctx: ApplianceContext, canApply: boolean, csrf: string, pageNumber = 1): Html {
   const now = ctx.now();
   const imports = ctx.state.listImports(10_000);
-  const n = Math.max(1, Math.floor(pageNumber) || 1);
+  const n = pageOf(pageNumber);
   const skip = (n - 1) * HISTORY_PAGE;
   const shown = imports.slice(skip, skip + HISTORY_PAGE);
   const inForce = new Set(ctx.state.status().map((c) => c.rootDigest));
@@ -107,7 +107,7 @@ export const AUDIT_PAGE = 25;
 
 /** The audit log, newest first, AUDIT_PAGE entries a page (`?page=N`, from 1). */
 export function audit(ctx: ApplianceContext, pageNumber: number): Html {
-  const n = Math.max(1, Math.floor(pageNumber) || 1);
+  const n = pageOf(pageNumber);
   const skip = (n - 1) * AUDIT_PAGE;
   const entries = ctx.state.auditLog(skip + AUDIT_PAGE + 1).slice(skip);
   const more = entries.length > AUDIT_PAGE;
@@ -162,4 +162,9 @@ export function setup(token: string, message = ''): Html {
     <form method="post" action="/ui/setup">${message ? html`<p class="error">${message}</p>` : ''}<input type="hidden" name="token" value="${token}">
     <label for="password">Password (at least 10 characters)</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="10">
     <p><button>Create the admin account</button></p></form></section>`;
+}
+
+/** A page number from the query: 1 unless it is a whole number from 1 to 100,000. */
+function pageOf(value: number): number {
+  return Number.isSafeInteger(value) && value >= 1 && value <= 100_000 ? value : 1;
 }
