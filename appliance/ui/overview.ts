@@ -69,7 +69,7 @@ export function overview(ctx: ApplianceContext, data: OverviewData): Html {
     [
       'Last import',
       last
-        ? html`<span id="last-import-age">${when(last.finishedAt ?? last.startedAt, now)}</span> ${badge(last.state, 'Outcome')} <a class="nowrap" href="/ui/imports/${last.id}">${last.id}</a>`
+        ? html`<span id="last-import-age">${when(last.finishedAt ?? last.startedAt, now)}</span> ${badge(last.state, 'Outcome')} <a href="/ui/imports/${last.id}">${last.id}</a>`
         : html`<span class="muted">none yet</span>`,
     ],
     ['Trust root', html`<span class="${trust.level}" id="trust-countdown">version ${ctx.trust.version}, ${trust.text.replace(/^the trust root /, '')}</span>`],

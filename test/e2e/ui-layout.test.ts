@@ -1,9 +1,10 @@
 /**
- * Every page of the web UI fits the screen in real Chromium at 1280 px (a laptop) and 390 px (a phone), with data
- * in its tables: long digests and error messages, a long repository name, dozens of imports, a hundred audit
- * entries. Fitting means no horizontal scrolling (`scrollWidth <= innerWidth`) and no element reaching past the
- * right edge (nothing cut). The audit log comes in pages. Screenshots of the Overview and of an import's report at
- * both widths go to test-artifacts/screenshots/ (docs/screenshots/ is refreshed from them).
+ * Every page of the web UI fits the screen in real Chromium at 1280 px (a laptop), 768 px (a tablet, just above the
+ * width where tables become cards) and 390 px (a phone), with data in its tables: long digests and error messages,
+ * a long repository name, dozens of imports, a hundred audit entries. Fitting means no horizontal scrolling
+ * (`scrollWidth <= innerWidth`) and no element reaching past the right edge (nothing cut). The audit log and the
+ * history come in pages. Screenshots of the Overview and of imports' pages at each width go to
+ * test-artifacts/screenshots/ (docs/screenshots/ is refreshed from them).
  */
 import { createHash } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -19,7 +20,7 @@ import { tagLayout, writeImage, writeLayer } from '../helpers/images.js';
 const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
 const PASSWORD = 'layout pages password';
 const LONG_REPO = 'platform/observability/a-component-with-a-rather-long-name/collector-for-store-metrics-and-logs';
-const WIDTHS = [1280, 390] as const;
+const WIDTHS = [1280, 768, 390] as const;
 let site: Site;
 let app: Awaited<ReturnType<typeof start>>;
 let browser: Browser;
