@@ -1,41 +1,19 @@
-/** The bodies of the UI's pages, each rendered from the state in one pass (one round trip to show a page). */
+/**
+ * The bodies of the UI's pages, each rendered from the state in one pass (one round trip to show a page). The
+ * Overview is in overview.ts, an import's page in import-detail.ts.
+ */
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { PARTS_INDEX_SUFFIX } from '../../src/bundle/parts.js';
 import type { ApplianceContext } from '../context.js';
-import { verificationReport } from '../report.js';
-import type { ImportRecord } from '../state/store.js';
-import { channelStatus } from '../status.js';
-import { type Html, badge, html, short } from './html.js';
+import { type Expiry, sentence } from './format.js';
+import { type Html, at, badge, digest, html, notice, rows, when } from './html.js';
+import { importRows } from './imports.js';
+import { trustExpiry } from './overview.js';
 
-export function overview(ctx: ApplianceContext, lastImport: ImportRecord | undefined): Html {
-  const channels = channelStatus(ctx);
-  const cards = channels.map((c) => {
-    const held = ctx.state.heldBundleRecord(c.rootDigest);
-    return html`<section class="card"><h2>Channel ${c.channel}</h2><table>
-      <tr><th>Bundle in force</th><td>${c.name} <span class="mono">${short(c.rootDigest)}</span></td></tr>
-      <tr><th>Sequence</th><td>${c.sequence}</td></tr>
-      <tr><th>Signed by</th><td>${(held?.summary.signers ?? []).map((k) => html`<div class="mono">${short(k)} ${ctx.trust.keys[k]?.name ?? ''}</div>`)}</td></tr>
-      <tr><th>Applied at</th><td>${c.appliedAt}</td></tr>
-      <tr><th>Cluster</th><td>${badge(c.sync)} ${badge(c.health)} ${c.drifted ? html`<a href="/ui/cluster">${c.drifted} drifted</a>` : ''} ${c.reason ? html`<div class="muted">${c.reason}</div>` : ''}</td></tr>
-    </table></section>`;
-  });
-  return html`${channels.length ? html`<div class="cards">${cards}</div>` : html`<p class="card">No bundle imported yet. <a href="/ui/import">Import one</a>.</p>`}
-    <h2>Last import</h2>${lastImport ? importRow(lastImport, true) : html`<p class="muted">none</p>`}`;
-}
-
-function importRow(r: ImportRecord, alone = false): Html {
-  const row = html`<tr><td><a href="/ui/imports/${r.id}">${r.id}</a></td><td>${badge(r.state)}${r.idempotent ? html` <span class="muted">already in force</span>` : ''}</td><td>${r.name ?? ''}</td><td>${r.channel ?? ''}</td><td>${r.sequence ?? ''}</td><td class="mono">${r.source}</td><td>${r.startedAt}</td><td class="error">${r.error ? `${r.error.code}: ${r.error.message}` : ''}</td></tr>`;
-  return alone ? html`<table>${importHead()}${row}</table>` : row;
-}
-
-function importHead(): Html {
-  return html`<tr><th>Import</th><th>Outcome</th><th>Bundle</th><th>Channel</th><th>Sequence</th><th>Source</th><th>Started</th><th>Error</th></tr>`;
-}
-
-export async function importPage(media: string | undefined): Promise<Html> {
+export async function importPage(media: string | undefined, trustRoot: Expiry): Promise<Html> {
   const files = media ? await bundlesUnder(media) : [];
-  return html`<section class="card"><h2>Upload a bundle</h2>
+  return html`${trustRoot.level !== 'ok' ? notice(trustRoot.level, `${sentence(trustRoot.text)}.`, 'trust-expiry') : ''}<section class="card"><h2>Upload a bundle</h2>
     <form id="upload"><input type="file" name="bundle" accept=".airlock" required> <button>Upload and import</button></form>
     <progress id="upload-progress" value="0" max="1"></progress><div id="upload-note" class="muted"></div></section>
     <section class="card"><h2>From the media directory</h2>
@@ -60,45 +38,33 @@ async function bundlesUnder(media: string): Promise<string[]> {
   return out.sort();
 }
 
-export async function importDetail(ctx: ApplianceContext, r: ImportRecord): Promise<Html> {
-  const live = html`<section class="card" id="live" data-id="${r.id}" data-state="${r.state}">
-    <p>${badge(r.state)} stage <strong id="live-stage">${r.stage}</strong> · source <span class="mono">${r.source}</span></p>
-    <progress id="live-progress" value="${r.progress.bytes}" max="${r.progress.totalBytes ?? Math.max(1, r.progress.bytes)}"></progress>
-    <ol class="stages" id="live-stages">${r.stages.map((s) => html`<li>${s.stage}${s.ms !== undefined ? ` (${s.ms} ms)` : ' …'}</li>`)}</ol>
-    ${r.error ? html`<p class="error">${r.error.code}: ${r.error.message}</p>` : ''}</section>`;
-  if (r.state === 'running') return live;
-  const report = await verificationReport(ctx, r);
-  const list = (items: string[]) => (items.length ? html`<ul>${items.map((i) => html`<li class="mono">${i}</li>`)}</ul>` : html`<span class="muted">none</span>`);
-  return html`${live}<section class="card" id="report"><h2>Verification report</h2><table>
-    <tr><th>Signed by</th><td>${report.signers.map((s) => html`<div><span class="mono">${s.keyid}</span> ${s.name ?? ''}</div>`)}</td></tr>
-    <tr><th>Bundle</th><td>${report.name ?? ''} on channel ${report.channel ?? ''}, sequence ${report.sequence ?? ''}</td></tr>
-    <tr><th>Created</th><td>${report.created ?? ''}</td></tr><tr><th>Expires</th><td>${report.expires ?? 'never'}</td></tr>
-    <tr><th>Root</th><td class="mono">${report.rootDigest ?? ''}</td></tr>
-    <tr><th>Against</th><td class="mono">${report.previousRoot ?? 'nothing in force before'}</td></tr>
-    ${report.changes
-      ? html`<tr><th>Images added</th><td>${list(report.changes.imagesAdded)}</td></tr><tr><th>Images removed</th><td>${list(report.changes.imagesRemoved)}</td></tr>
-        <tr><th>Git</th><td>${list(report.changes.git.map((g) => `${g.name}: ${g.from ? `${g.from.slice(0, 12)} → ` : ''}${g.to.slice(0, 12)}`))}</td></tr>
-        <tr><th>Objects added</th><td>${list(report.changes.objectsAdded)}</td></tr><tr><th>Objects changed</th><td>${list(report.changes.objectsChanged)}</td></tr>
-        <tr><th>Objects removed</th><td>${list(report.changes.objectsRemoved)}</td></tr>`
-      : ''}
-  </table></section>`;
-}
+export const HISTORY_PAGE = 25;
 
-export function history(ctx: ApplianceContext, canApply: boolean, csrf: string): Html {
-  const imports = ctx.state.listImports();
+/** Bundles held (to re-apply), then every import, newest first, HISTORY_PAGE a page (`?page=N`, from 1). */
+export function history(ctx: ApplianceContext, canApply: boolean, csrf: string, pageNumber = 1): Html {
+  const now = ctx.now();
+  const imports = ctx.state.listImports(10_000);
+  const n = pageOf(pageNumber);
+  const skip = (n - 1) * HISTORY_PAGE;
+  const shown = imports.slice(skip, skip + HISTORY_PAGE);
   const inForce = new Set(ctx.state.status().map((c) => c.rootDigest));
   const held = [...new Map(imports.filter((r) => r.state === 'applied' && r.rootDigest).map((r) => [r.rootDigest ?? '', r])).values()];
-  return html`<h2>Bundles held on site</h2><table><tr><th>Bundle</th><th>Channel</th><th>Sequence</th><th>Root</th><th></th></tr>
-    ${held.map(
-      (r) => html`<tr><td>${r.name ?? ''}</td><td>${r.channel ?? ''}</td><td>${r.sequence ?? ''}</td><td class="mono">${short(r.rootDigest)}</td><td>${
-        inForce.has(r.rootDigest ?? '')
-          ? html`<span class="muted">in force</span>`
-          : canApply
-            ? html`<form method="post" action="/ui/bundles/${r.rootDigest ?? ''}/apply" data-confirm="Re-apply ${r.name ?? ''} sequence ${r.sequence ?? ''} to channel ${r.channel ?? ''}? The cluster will be synced to it."><input type="hidden" name="_csrf" value="${csrf}"><button class="secondary">Re-apply</button></form>`
-            : ''
-      }</td></tr>`,
-    )}</table>
-    <h2>Every import</h2><table>${importHead()}${imports.map((r) => importRow(r))}</table>`;
+  return html`<h2>Bundles held on site</h2>${rows(
+    ['Bundle', 'Channel', 'Sequence', 'Root', ''],
+    held.map((r) => [
+      r.name ?? '',
+      r.channel ?? '',
+      r.sequence ?? '',
+      digest(r.rootDigest),
+      inForce.has(r.rootDigest ?? '')
+        ? html`<span class="muted">in force</span>`
+        : canApply
+          ? html`<form method="post" action="/ui/bundles/${r.rootDigest ?? ''}/apply" data-confirm="Re-apply ${r.name ?? ''} sequence ${r.sequence ?? ''} to channel ${r.channel ?? ''}? The cluster will be synced to it."><input type="hidden" name="_csrf" value="${csrf}"><button class="secondary">Re-apply</button></form>`
+          : html``,
+    ]),
+    { empty: 'No bundle applied yet.' },
+  )}
+    <h2>Every import</h2>${pager('/ui/history', 'Import history pages', n, skip, shown.length, imports.length > skip + HISTORY_PAGE)}${importRows(shown, now, n > 1 ? 'No older imports.' : 'No import yet.')}`;
 }
 
 export function cluster(ctx: ApplianceContext): Html {
@@ -106,42 +72,74 @@ export function cluster(ctx: ApplianceContext): Html {
   const channels = ctx.reconciler.all();
   if (!channels.length) return html`<p class="card muted">Nothing synced yet.</p>`;
   return html`${channels.map(
-    (c) => html`<h2>Channel ${c.channel} ${badge(c.sync)} ${badge(c.health)}</h2>${c.reason ? html`<p class="error">${c.reason}</p>` : ''}
-      <table><tr><th>Object</th><th>Sync</th><th>Health</th><th>From</th></tr>${c.objects.map(
-        (o) => html`<tr><td>${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}${o.diff ? html`<pre class="diff">${o.diff}</pre>` : ''}</td><td>${badge(o.sync)}</td><td>${badge(o.health)}${o.healthMessage ? html`<div class="muted">${o.healthMessage}</div>` : ''}</td><td class="mono">${o.origin}</td></tr>`,
-      )}</table>`,
+    (c) => html`<h2>Channel ${c.channel} ${badge(c.sync, 'Sync')} ${badge(c.health, 'Health')}</h2>${c.reason ? html`<p class="error">${c.reason}</p>` : ''}
+      ${rows(
+        ['Object', 'Sync', 'Health', 'From'],
+        c.objects.map((o) => [
+          html`${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}${o.diff ? html`<pre class="diff">${o.diff}</pre>` : ''}`,
+          badge(o.sync),
+          html`${badge(o.health)}${o.healthMessage ? html`<div class="muted">${o.healthMessage}</div>` : ''}`,
+          html`<span class="mono">${o.origin}</span>`,
+        ]),
+      )}`,
   )}`;
 }
 
 export function registry(ctx: ApplianceContext, host: string): Html {
   const repos = ctx.state.repositories();
-  return html`<p class="muted">Pull from <span class="mono">${host}/REPOSITORY:TAG</span>.</p><table><tr><th>Repository</th><th>Tags</th></tr>
-    ${repos.map((r) => html`<tr><td class="mono">${r}</td><td>${ctx.state.tagsOf(r).join(', ')}</td></tr>`)}</table>`;
+  return html`<p class="muted">Pull from <span class="mono">${host}/REPOSITORY:TAG</span>.</p>${rows(
+    ['Repository', 'Tags'],
+    repos.map((r) => [html`<span class="mono">${r}</span>`, ctx.state.tagsOf(r).join(', ')]),
+    { empty: 'No image is served yet.' },
+  )}`;
 }
 
 export function trust(ctx: ApplianceContext): Html {
   const t = ctx.trust;
+  const exp = trustExpiry(ctx);
   const role = (name: 'root' | 'release') => html`<h2>${name} keys: ${t.roles[name].threshold} of ${t.roles[name].keyids.length} must sign</h2>
-    <table><tr><th>Key id</th><th>Name</th></tr>${t.roles[name].keyids.map((k) => html`<tr><td class="mono">${k}</td><td>${t.keys[k]?.name ?? ''}</td></tr>`)}</table>`;
-  return html`<p>Trust root version <strong>${t.version}</strong>, expires <strong>${t.expires}</strong>.</p>${role('root')}${role('release')}
+    ${rows(['Key id', 'Name'], t.roles[name].keyids.map((k) => [html`<span class="mono">${k}</span>`, t.keys[k]?.name ?? '']))}`;
+  return html`${exp.level !== 'ok' ? notice(exp.level, `${sentence(exp.text)}.`, 'trust-expiry') : ''}<p>Trust root version <strong>${t.version}</strong>, expires <strong>${when(t.expires, ctx.now())}</strong> (${t.expires}).</p>${role('root')}${role('release')}
     <h2>This appliance</h2><p>Site receipts are signed with key <span class="mono">${ctx.siteKey.keyid}</span>. <a href="/api/v1/receipt">Download the site receipt</a> · <a href="/api/v1/receipt/key">its public key</a></p>`;
 }
 
-export function audit(ctx: ApplianceContext): Html {
-  return html`<table><tr><th>At</th><th>Who</th><th>What</th><th>Detail</th></tr>${ctx.state
-    .auditLog()
-    .map((a) => html`<tr><td>${a.at}</td><td>${a.actor}</td><td>${a.action}</td><td class="mono">${JSON.stringify(a.detail)}</td></tr>`)}</table>`;
+export const AUDIT_PAGE = 25;
+
+/** The audit log, newest first, AUDIT_PAGE entries a page (`?page=N`, from 1). */
+export function audit(ctx: ApplianceContext, pageNumber: number): Html {
+  const n = pageOf(pageNumber);
+  const skip = (n - 1) * AUDIT_PAGE;
+  const entries = ctx.state.auditLog(skip + AUDIT_PAGE + 1).slice(skip);
+  const more = entries.length > AUDIT_PAGE;
+  const now = ctx.now();
+  const nav = pager('/ui/audit', 'Audit log pages', n, skip, Math.min(AUDIT_PAGE, entries.length), more);
+  return html`${nav}${rows(
+    ['At', 'Who', 'What', 'Detail'],
+    entries.slice(0, AUDIT_PAGE).map((a) => [at(a.at, now), a.actor, a.action, html`<span class="mono">${JSON.stringify(a.detail)}</span>`]),
+    { empty: n > 1 ? 'No older entries.' : 'Nothing recorded yet.' },
+  )}${entries.length > 10 ? nav : ''}`;
+}
+
+/** Newer and Older links around page `n` of a list (`?page=N`). */
+function pager(path: string, label: string, n: number, skip: number, count: number, more: boolean): Html {
+  if (n === 1 && !more) return html``;
+  return html`<nav class="pager" aria-label="${label}">${n > 1 ? html`<a href="${path}?page=${n - 1}" rel="prev">← Newer</a>` : ''}<span>Page ${n}${count ? ` · ${skip + 1}–${skip + count}` : ''}</span>${more ? html`<a href="${path}?page=${n + 1}" rel="next">Older →</a>` : ''}</nav>`;
 }
 
 export function users(ctx: ApplianceContext, isAdmin: boolean, csrf: string, message = ''): Html {
   const list = ctx.state.accounts.users();
-  return html`${message ? html`<p class="card">${message}</p>` : ''}<table><tr><th>Name</th><th>Role</th><th>Since</th><th></th></tr>${list.map(
-    (u) => html`<tr><td>${u.name}</td><td>${u.role}</td><td>${u.createdAt}</td><td>${
+  const now = ctx.now();
+  return html`${message ? html`<p class="card">${message}</p>` : ''}${rows(
+    ['Name', 'Role', 'Since', ''],
+    list.map((u) => [
+      u.name,
+      u.role,
+      when(u.createdAt, now),
       isAdmin && u.name !== 'admin'
         ? html`<form method="post" action="/ui/users/${u.name}/delete" data-confirm="Delete the account ${u.name}?"><input type="hidden" name="_csrf" value="${csrf}"><button class="secondary">Delete</button></form>`
-        : ''
-    }</td></tr>`,
-  )}</table>
+        : html``,
+    ]),
+  )}
   ${isAdmin
     ? html`<section class="card"><h2>Add or change an account</h2><form method="post" action="/ui/users"><input type="hidden" name="_csrf" value="${csrf}">
       <label for="u-name">Name</label><input id="u-name" name="name" required pattern="[a-z0-9._-]{1,64}">
@@ -164,4 +162,9 @@ export function setup(token: string, message = ''): Html {
     <form method="post" action="/ui/setup">${message ? html`<p class="error">${message}</p>` : ''}<input type="hidden" name="token" value="${token}">
     <label for="password">Password (at least 10 characters)</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="10">
     <p><button>Create the admin account</button></p></form></section>`;
+}
+
+/** A page number from the query: 1 unless it is a whole number from 1 to 100,000. */
+function pageOf(value: number): number {
+  return Number.isSafeInteger(value) && value >= 1 && value <= 100_000 ? value : 1;
 }

@@ -17,6 +17,8 @@ import { catchAsync, describeError, logFailure } from '../http/errors.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
 import { type Html, type PageUser, html, page } from './html.js';
+import { importDetail } from './import-detail.js';
+import { overview, overviewData, trustExpiry } from './overview.js';
 import * as pages from './pages.js';
 
 export const CONTENT_SECURITY_POLICY =
@@ -145,20 +147,20 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
       }
     });
   };
-  view('/', 'Overview', () => pages.overview(ctx, ctx.state.listImports(1)[0]));
-  view('/import', 'Import', () => pages.importPage(media));
-  view('/history', 'History', (_req, c) => pages.history(ctx, hasRole(c, 'operator'), c.csrf ?? ''));
+  view('/', 'Overview', async () => overview(ctx, await overviewData(ctx)));
+  view('/import', 'Import', () => pages.importPage(media, trustExpiry(ctx)));
+  view('/history', 'History', (req, c) => pages.history(ctx, hasRole(c, 'operator'), c.csrf ?? '', Number(req.query.page ?? 1)));
   view('/cluster', 'Cluster', () => pages.cluster(ctx));
   view('/registry', 'Registry', () => pages.registry(ctx, registryHost()));
   view('/trust', 'Trust', () => pages.trust(ctx));
-  view('/audit', 'Audit log', () => pages.audit(ctx));
+  view('/audit', 'Audit log', (req) => pages.audit(ctx, Number(req.query.page ?? 1)));
   view('/users', 'Users', (_req, c) => pages.users(ctx, hasRole(c, 'admin'), c.csrf ?? ''));
 
   router.get('/imports/:id', signedIn, async (req, res) => {
     const caller = res.locals.caller as Caller;
     const record = ctx.state.getImport(req.params.id ?? '');
     if (!record) return send(res, 404, 'Import', pagesMessage(`No import ${req.params.id}.`), pageUser(caller));
-    send(res, 200, `Import ${record.id}`, await pages.importDetail(ctx, record), pageUser(caller));
+    send(res, 200, `Import ${record.id}`, await importDetail(ctx, record), pageUser(caller));
   });
 
   router.post('/bundles/:root/apply', form, signedIn, checked('operator'), (req, res) => {

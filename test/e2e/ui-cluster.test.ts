@@ -1,6 +1,6 @@
 /**
  * The Cluster page in a real browser against a real kube-apiserver: objects with sync and health, and a drifted
- * object's diff after someone else edits it (self-heal off, so the drift stays to be seen).
+ * object's diff after someone else edits it (self-heal off, so the drift stays to be seen), on a laptop and a phone.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -61,7 +61,21 @@ describe('Cluster page', () => {
     expect(text).toContain('ConfigMap default/a');
     expect(text).toContain('OutOfSync');
     expect(text).toContain('metadata.labels.airlock.dev/owner: want "stable", have "someone-else"');
+    expect(await page.$$eval('.badge', (els) => els.map((e) => e.textContent?.trim()))).toEqual(expect.arrayContaining(['Sync: OutOfSync']));
     await page.screenshot({ path: join(process.cwd(), 'test-artifacts', 'screenshots', 'cluster-drift.png'), fullPage: true });
+    // on a phone the objects and the diff fit the screen: no horizontal scrolling, nothing cut
+    await page.setViewportSize({ width: 390, height: 844 });
+    await page.goto(`${app.url}/ui/cluster`);
+    const fit = await page.evaluate(() => {
+      const past = [...document.querySelectorAll('main *')].filter((el) => {
+        const thead = el.closest('thead');
+        return !(thead && getComputedStyle(thead).position === 'absolute') && el.getBoundingClientRect().right > window.innerWidth + 0.5;
+      });
+      return { scrollWidth: document.documentElement.scrollWidth, past: past.map((el) => el.tagName) };
+    });
+    expect(fit).toEqual({ scrollWidth: 390, past: [] });
+    expect(await page.textContent('main')).toContain('want "stable", have "someone-else"');
+    await page.screenshot({ path: join(process.cwd(), 'test-artifacts', 'screenshots', 'cluster-drift-390.png'), fullPage: true });
     await page.close();
   });
 });

@@ -9,6 +9,24 @@
     });
   }
 
+  // A note made of text and at most one link, built as DOM nodes (never parsed as HTML).
+  const say = (note, text, link) => {
+    const parts = [document.createTextNode(text)];
+    if (link) {
+      const a = document.createElement('a');
+      a.href = link.href;
+      a.textContent = link.text;
+      parts.push(document.createTextNode(' '), a);
+    }
+    note.replaceChildren(...parts);
+    note.classList.toggle('error', true);
+    note.setAttribute('role', 'alert');
+  };
+  const refusal = (status, answer) => {
+    const e = answer && answer.error;
+    return `refused (${status}): ${e ? `${e.code ? `${e.code}: ` : ''}${e.message ?? ''}` : ''}`;
+  };
+
   // Uploads go in 8 MiB pieces to a resumable upload: a dropped connection is retried from the offset the
   // appliance reports; after a page reload, picking the same file again resumes where it stopped.
   const upload = document.getElementById('upload');
@@ -30,7 +48,27 @@
     const show = (offset, size) => {
       bar.max = size;
       bar.value = offset;
+      note.classList.remove('error');
+      note.removeAttribute('role');
       note.textContent = `uploading ${Math.floor((100 * offset) / size)}%`;
+    };
+    // A piece refused because the import it fed has ended: the import's own outcome is the reason to show.
+    const explain = async (importId, sent) => {
+      let record;
+      for (let i = 0; i < 40 && importId; i++) {
+        const got = await api('GET', `/api/v1/imports/${importId}`).catch(() => undefined);
+        if (got && got.status === 200) record = got.answer;
+        if (!record || record.state !== 'running') break;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      const link = importId ? { href: `/ui/imports/${importId}`, text: `See import ${importId}` } : undefined;
+      if (record && record.state === 'applied') {
+        window.location.href = link.href;
+        return;
+      }
+      bar.value = 0;
+      if (record && record.state === 'failed' && record.error) say(note, `The import failed: ${record.error.code}: ${record.error.message}`, link);
+      else say(note, refusal(sent.status, sent.answer), link);
     };
     upload.addEventListener('submit', async (e) => {
       e.preventDefault();
@@ -48,7 +86,7 @@
       if (!session) {
         const created = await api('POST', '/api/v1/uploads', JSON.stringify({ size: file.size }), { 'content-type': 'application/json' });
         if (created.status !== 201) {
-          note.textContent = `refused (${created.status}): ${created.answer.error ? created.answer.error.message : ''}`;
+          say(note, refusal(created.status, created.answer));
           return;
         }
         session = created.answer;
@@ -65,11 +103,18 @@
             failures = 0;
             continue;
           }
-          note.textContent = `refused (${sent.status}): ${sent.answer.error ? sent.answer.error.message : ''}`;
           window.localStorage.removeItem(keyOf(file));
-          break;
+          await explain(session.importId, sent);
+          return;
         } catch (err) {
           failures += 1;
+          // the appliance may have closed the connection because the import ended: then the upload is gone
+          const gone = await api('GET', `/api/v1/uploads/${session.id}`).catch(() => undefined);
+          if (gone && gone.status === 404) {
+            window.localStorage.removeItem(keyOf(file));
+            await explain(session.importId, gone);
+            return;
+          }
           note.textContent = `connection lost (${err}); retrying`;
           await new Promise((r) => setTimeout(r, Math.min(30000, 1000 * 2 ** failures)));
           const found = await api('GET', `/api/v1/uploads/${session.id}`).catch(() => undefined);
@@ -91,7 +136,7 @@
       const res = await fetch('/api/v1/imports', { method: 'POST', headers: { 'content-type': 'application/json', 'x-csrf-token': csrf }, body: JSON.stringify({ path }) });
       const answer = await res.json();
       if (res.status === 202) window.location.href = `/ui/imports/${answer.id}`;
-      else document.getElementById('media-note').textContent = `refused (${res.status}): ${answer.error ? answer.error.message : ''}`;
+      else say(document.getElementById('media-note'), refusal(res.status, answer));
     });
   }
 
