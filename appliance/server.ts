@@ -30,6 +30,8 @@ import { ExternalRegistry } from './registry/external.js';
 import { registryHandler } from './registry/serve.js';
 import { loadOrCreateSiteKey } from './site-key.js';
 import { StateStore } from './state/store.js';
+import { watchTrust } from './status.js';
+import { trustDirOf, trustInForce } from './trust-store.js';
 
 export interface ApplianceOptions {
   dataDir: string;
@@ -104,7 +106,8 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     state,
     cas,
     mirror: new GitMirror(join(dataDir, 'git')),
-    trust: opts.trust,
+    trust: await trustInForce(dataDir, opts.trust, now()), // the given root, advanced by accepted rotations
+    trustDir: trustDirOf(dataDir),
     siteKey,
     ...(opts.registry ? { external: new ExternalRegistry(opts.registry, opts.credentials ? { credentials: opts.credentials } : {}) } : {}),
     ...(opts.channel ? { channel: opts.channel } : {}),
@@ -159,6 +162,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`;
   registryHost = `${host}:${address.port}`;
   log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, ui: `${url}/ui/`, externalRegistry: opts.registry ?? null });
+  const stopTrustWatch = watchTrust(ctx); // at start and daily: loud from 30 days before expiry
   if (setupToken) ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${setupToken}` });
 
   const cluster = Cluster.connect(opts.kubeconfig, opts.env ?? process.env);
@@ -180,6 +184,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     imports,
     adminTokenPath,
     async close() {
+      stopTrustWatch();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();

@@ -29,6 +29,8 @@ export interface BundleSpec {
   name: string;
   channel: string;
   expires?: string;
+  /** `trustRoot: FILE`: the next trust root (root.json), carried in the signed statement (ADR 010). */
+  trustRoot?: { path: string; line: number };
   discoverImages: boolean;
   images: ImageSpec[];
   git: GitSpec[];
@@ -36,7 +38,7 @@ export interface BundleSpec {
   registries: Record<string, { plainHttp?: boolean }>;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'discoverImages', 'images', 'git', 'manifests', 'registries'];
+const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'trustRoot', 'discoverImages', 'images', 'git', 'manifests', 'registries'];
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 
@@ -82,6 +84,8 @@ export function parseSpec(text: string, file: string): BundleSpec {
     expires = scalarString(fields.expires, 'expires', fail, root);
     if (parseDuration(expires) === undefined) fail(fields.expires, `expires "${expires}" is not a duration like 90d, 12h or 30m`);
   }
+
+  const trustRoot = fields.trustRoot ? { path: scalarString(fields.trustRoot, 'trustRoot', fail, root), line: lineOf(fields.trustRoot) } : undefined;
 
   let discoverImages = true;
   if (fields.discoverImages) {
@@ -143,7 +147,7 @@ export function parseSpec(text: string, file: string): BundleSpec {
   }
 
   if (!images.length && !git.length && !manifests.length) fail(root, 'the bundle is empty: list images, git or manifests');
-  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), discoverImages, images, git, manifests, registries };
+  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), ...(trustRoot ? { trustRoot } : {}), discoverImages, images, git, manifests, registries };
 }
 
 type Fail = (node: Node | null | undefined, message: string) => never;

@@ -13,7 +13,9 @@ import type { OciIndex } from '../../src/oci-layout.js';
 import type { Statement } from '../../src/bundle/format.js';
 import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
+import type { CarriedRoot } from '../../keys/rotation.js';
 import type { ApplianceContext } from '../context.js';
+import { adoptTrustRoot } from '../trust-store.js';
 import { type GitSnapshot, gitSnapshotsIn, imagesIn, visibility } from './contents.js';
 
 export interface ImportOutcome {
@@ -39,6 +41,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   const seen = new Map<string, Buffer>();
   let root: Descriptor | undefined;
   let firstRepository: Map<string, string> | undefined;
+  let nextRoot: CarriedRoot | undefined; // the next trust root the bundle carries, taken when the import is recorded
   try {
     let contents;
     try {
@@ -56,6 +59,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
           })(text);
           state.setStatement(id, verified.statement, verified.signers, lastAccepted?.rootDigest);
           input.checkRoot?.(verified.statement.root.digest);
+          nextRoot = verified.nextRoot;
           if (verified.sameAsAccepted) throw new AlreadyInForce();
           checkDeltaBase(ctx, verified.statement);
           root = verified.statement.root;
@@ -85,6 +89,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
       });
     } catch (err) {
       if (err instanceof AlreadyInForce) {
+        if (nextRoot) await adoptTrustRoot(ctx, nextRoot, id);
         state.finishIdempotent(id, now());
         ctx.log.info('import is the bundle in force; nothing to do', { id });
         return { state: 'applied', idempotent: true };
@@ -107,6 +112,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     }
     ctx.failpoint('after-git-mirror');
 
+    if (nextRoot) await adoptTrustRoot(ctx, nextRoot, id);
     await recordAndFinish(ctx, id, { statement: contents.statement, signers: contents.signers, root: contents.root, rootIndex: contents.rootIndex, metadata }, 'bundle.applied');
     return { state: 'applied', idempotent: false };
   } catch (caught) {

@@ -15,6 +15,7 @@ import { hashPassword, passwordProblem, verifyPassword } from '../http/passwords
 import { LoginThrottle } from '../http/throttle.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
+import { trustBanner } from '../status.js';
 import { type Html, type PageUser, html, page } from './html.js';
 import * as pages from './pages.js';
 
@@ -53,7 +54,7 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   router.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
 
   const send = (res: Response, status: number, title: string, body: Html, user?: PageUser, current = '') => {
-    res.status(status).type('html').send(page(title, body, user, current));
+    res.status(status).type('html').send(page(title, body, user, current, user ? trustBanner(ctx) : undefined));
   };
   const pageUser = (c: Caller): PageUser => ({ name: c.name, role: c.role, csrf: c.csrf ?? '' });
 
