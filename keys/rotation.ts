@@ -107,7 +107,7 @@ export function trustLifecycle(root: TrustRoot, now: Date): TrustLifecycle {
       warnings: [`the trust root (version ${root.version}) expired at ${root.expires}: this appliance keeps serving what it holds but refuses new bundles (TRUST_ROOT_EXPIRED); ${next}`],
     };
   }
-  if (msLeft < EXPIRY_WARNING_DAYS * DAY_MS) {
+  if (msLeft <= EXPIRY_WARNING_DAYS * DAY_MS) {
     return {
       version: root.version,
       expires: root.expires,
