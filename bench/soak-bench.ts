@@ -94,7 +94,8 @@ async function loop(until: number, counter: Counter, step: () => Promise<number>
       counter.ok += await step();
     } catch (err) {
       counter.failed++;
-      counter.lastError = (err as Error).message.slice(0, 300);
+      const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
+      counter.lastError = `${(err as Error).message}${cause ? ` (${cause.code ?? ''} ${cause.message ?? ''})` : ''}`.slice(0, 300);
       await new Promise((r) => setTimeout(r, 200));
     }
   }
