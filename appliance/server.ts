@@ -97,6 +97,7 @@ async function firstAccount(ctx: ApplianceContext, passwordFile: string | undefi
 
 export async function startAppliance(opts: ApplianceOptions): Promise<RunningAppliance> {
   const { dataDir, log, now = () => new Date() } = opts;
+  const trust = await trustInForce(dataDir, opts.trust, now()); // the given root advanced by accepted rotations, checked before anything is written
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await mkdir(join(dataDir, 'git'), { recursive: true });
   const state = new StateStore(join(dataDir, 'state.db'));
@@ -106,7 +107,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     state,
     cas,
     mirror: new GitMirror(join(dataDir, 'git')),
-    trust: await trustInForce(dataDir, opts.trust, now()), // the given root, advanced by accepted rotations
+    trust,
     trustDir: trustDirOf(dataDir),
     siteKey,
     ...(opts.registry ? { external: new ExternalRegistry(opts.registry, opts.credentials ? { credentials: opts.credentials } : {}) } : {}),
