@@ -8,7 +8,8 @@
  * - `git clone` of the mirror over smart HTTP, in a loop
  * - an import every --import-every (default 60s): a new bundle with one new Git commit and one new 1 MiB layer
  * Figures at the start (after the first import and a warm-up) and the end, a sample every minute in between,
- * requests per second by kind, and every failure counted (none expected).
+ * requests per second by kind, and every failure counted (none expected; a raw GET not answered in full within
+ * 30 s counts as failed).
  * Usage: node dist/bench/soak-bench.js [--minutes 60] [--import-every 60s] [--out bench/RESULTS.md] [--label TEXT]
  */
 import { createHash } from 'node:crypto';
@@ -37,6 +38,8 @@ const minutes = Number(values.minutes);
 const importEveryMs = parseDuration(values['import-every'] ?? '60s') ?? 0;
 if (!(minutes > 0) || importEveryMs < 1000) throw new Error('usage: --minutes N (N > 0) --import-every DURATION (≥ 1s)');
 const MiB = 1024 * 1024;
+/** A raw GET that takes longer than this (body included) counts as failed: a hang shows up instead of stalling a loop. */
+const REQUEST_TIMEOUT_MS = 30_000;
 
 interface Sample {
   atSeconds: number;
@@ -103,12 +106,12 @@ async function loop(until: number, counter: Counter, step: () => Promise<number>
 
 async function rawPull(app: Appliance, repository: string, tag: string): Promise<number> {
   const accept = 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json';
-  const index = (await (await check(await fetch(`${app.url}/v2/${repository}/manifests/${tag}`, { headers: { accept } }))).json()) as { manifests: { digest: string }[] };
+  const index = (await (await check(await fetch(`${app.url}/v2/${repository}/manifests/${tag}`, { headers: { accept }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }))).json()) as { manifests: { digest: string }[] };
   const first = index.manifests[0]?.digest ?? '';
-  const manifest = (await (await check(await fetch(`${app.url}/v2/${repository}/manifests/${first}`, { headers: { accept } }))).json()) as { config: { digest: string }; layers: { digest: string }[] };
+  const manifest = (await (await check(await fetch(`${app.url}/v2/${repository}/manifests/${first}`, { headers: { accept }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }))).json()) as { config: { digest: string }; layers: { digest: string }[] };
   let n = 2;
   for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) {
-    await (await check(await fetch(`${app.url}/v2/${repository}/blobs/${d}`))).arrayBuffer();
+    await (await check(await fetch(`${app.url}/v2/${repository}/blobs/${d}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }))).arrayBuffer();
     n++;
   }
   return n;
@@ -259,8 +262,8 @@ async function main(): Promise<void> {
 /** The worker image is a single manifest, not an index: its pull is manifest, config, layer. */
 async function rawWorker(app: Appliance): Promise<number> {
   const accept = 'application/vnd.oci.image.manifest.v1+json';
-  const manifest = (await (await check(await fetch(`${app.url}/v2/soak/worker/manifests/1`, { headers: { accept } }))).json()) as { config: { digest: string }; layers: { digest: string }[] };
-  for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) await (await check(await fetch(`${app.url}/v2/soak/worker/blobs/${d}`))).arrayBuffer();
+  const manifest = (await (await check(await fetch(`${app.url}/v2/soak/worker/manifests/1`, { headers: { accept }, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }))).json()) as { config: { digest: string }; layers: { digest: string }[] };
+  for (const d of [manifest.config.digest, ...manifest.layers.map((l) => l.digest)]) await (await check(await fetch(`${app.url}/v2/soak/worker/blobs/${d}`, { signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }))).arrayBuffer();
   return 1 + 1 + manifest.layers.length;
 }
 
