@@ -94,7 +94,8 @@ const spec = (images: string[]) =>
 async function loop(until: number, counter: Counter, step: () => Promise<number>): Promise<void> {
   while (Date.now() < until) {
     try {
-      counter.ok += await step();
+      const done = await step(); // not `ok += await step()`: two loops share a counter
+      counter.ok += done;
     } catch (err) {
       counter.failed++;
       const cause = (err as Error & { cause?: { code?: string; message?: string } }).cause;
