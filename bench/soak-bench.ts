@@ -14,7 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../src/units.js';
@@ -204,6 +204,7 @@ async function main(): Promise<void> {
     await gitStep();
     await rawPull(running, 'soak/app', '1');
     const startedAt = Date.now();
+    const loadAtStart = loadavg()[0] ?? 0;
     const samples: Sample[] = [await sample(pid, dataDir, startedAt)];
     process.stderr.write(`soak: ${minutes} min against ${running.url} (pid ${pid}); start: ${JSON.stringify(samples[0])}\n`);
     const until = startedAt + minutes * 60_000;
@@ -228,13 +229,14 @@ async function main(): Promise<void> {
     samples.push(end);
     const start = samples[0] as Sample;
     const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(await readFile(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    const loadAtEnd = loadavg()[0] ?? 0;
     const failures = Object.entries(counters).filter(([, c]) => c.failed > 0);
 
     const rate = (c: Counter) => (c.ok / elapsed).toFixed(2);
     const mibOf = (bytes: number) => `${(bytes / MiB).toFixed(1)} MiB`;
     const label = values.label ?? `${minutes}-minute run`;
     const body = [
-      `**${label}** (${new Date(startedAt).toISOString().slice(0, 16)}Z, ${elapsed.toFixed(0)} s; one appliance process, embedded registry, no cluster). Mix at once: \`skopeo copy --all\` of a 2-platform image (5 layers of 4 MiB) in a loop; raw GETs (manifest by tag, one platform's manifest, config and layers, bodies read) in two loops; \`git clone\` of the mirror in a loop; an import every ${values['import-every']} (one new commit and one new 1 MiB image per release).`,
+      `**${label}** (${new Date(startedAt).toISOString().slice(0, 16)}Z, ${elapsed.toFixed(0)} s; one appliance process, embedded registry, no cluster). Mix at once: \`skopeo copy --all\` of a 2-platform image (5 layers of 4 MiB) in a loop; raw GETs (manifest by tag, one platform's manifest, config and layers, bodies read) in two loops; \`git clone\` of the mirror in a loop; an import every ${values['import-every']} (one new commit and one new 1 MiB image per release). Machine load (1-minute average) ${loadAtStart.toFixed(1)} at the start, ${loadAtEnd.toFixed(1)} at the end, on ${availableParallelism()} cores: the rates are this machine's at that moment; the flat-or-not figures are the point.`,
       '',
       '| | start | end | change |',
       '|---|---|---|---|',

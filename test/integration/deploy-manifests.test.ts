@@ -14,6 +14,7 @@ import type { KubeObject } from '../../src/manifests/documents.js';
 import { exec, run } from '../helpers/exec.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
 import { BINARY } from '../helpers/cli.js';
+import { type Site, api, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
 
 const ROOT = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -107,6 +108,74 @@ describe('deploy/kubernetes', () => {
     ] as const) {
       expect(await may(verb, group, resource), `${verb} ${group}/${resource}`).toBe(false);
     }
+  });
+});
+
+describe('the appliance with nothing but the ServiceAccount of deploy/kubernetes', () => {
+  let site: Site;
+  let app: Awaited<ReturnType<typeof start>> | undefined;
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  const live = async (path: string) => (await kube.request(path)).status;
+  const channel = async () => (await api<{ channels: { sequence: number; sync: string; reason?: string }[] }>(app?.url ?? '', app?.token, '/api/v1/status')).body.channels[0];
+  async function until(what: string, probe: () => Promise<boolean>): Promise<void> {
+    const deadline = Date.now() + 60_000;
+    while (!(await probe())) {
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(await channel())}`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  it('applies a namespace, a Deployment, a ConfigMap and a Service, then prunes one: get/create/patch/delete suffice', async () => {
+    const applied = await kubectl(['apply', '--server-side', '--field-manager=test', '-f', join(K8S, 'namespace.yaml'), '-f', join(K8S, 'serviceaccount.yaml'), '-f', join(K8S, 'rbac.yaml')]);
+    expect(applied.code, applied.stderr).toBe(0);
+    // A token for the ServiceAccount (TokenRequest API), in a kubeconfig of its own.
+    const tokenRes = await kube.request('/api/v1/namespaces/airlock/serviceaccounts/airlock/token', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: ['https://kubernetes.default.svc'], expirationSeconds: 3600 } }),
+    });
+    expect(tokenRes.status).toBe(201);
+    const token = ((await tokenRes.json()) as { status: { token: string } }).status.token;
+    const kubeconfig = join(kube.dir, 'sa-kubeconfig');
+    await writeFile(
+      kubeconfig,
+      `apiVersion: v1\nkind: Config\nclusters:\n- name: test\n  cluster:\n    server: ${kube.server}\n    insecure-skip-tls-verify: true\nusers:\n- name: sa\n  user:\n    token: ${token}\ncontexts:\n- name: test\n  context:\n    cluster: test\n    user: sa\ncurrent-context: test\n`,
+    );
+    const forbidden = await exec('kubectl', ['--kubeconfig', kubeconfig, 'get', 'secrets', '-A']);
+    expect(forbidden.code).not.toBe(0);
+    expect(forbidden.stderr).toContain('forbidden');
+
+    site = await makeSite();
+    await site.commit(
+      {
+        'clusters/store/ns.yaml': 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n',
+        'clusters/store/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: shop\ndata:\n  v: "1"\n',
+        'clusters/store/svc.yaml': 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector: {app: web}\n  ports:\n    - port: 80\n      protocol: TCP\n',
+        'clusters/store/deploy.yaml':
+          'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  selector:\n    matchLabels: {app: web}\n  template:\n    metadata:\n      labels: {app: web}\n    spec:\n      containers:\n        - name: web\n          image: team/worker:1.0\n',
+      },
+      'shop',
+    );
+    app = await start(site, { kubeconfig, intervalMs: 1000 });
+    expect((await importPath(app.url, app.token, (await site.bundle({ sequence: 1, name: 'sa-1' })).split('/').pop() ?? '')).state).toBe('applied');
+    await until('the first sync', async () => (await channel())?.sync === 'Synced');
+    expect(await live('/apis/apps/v1/namespaces/shop/deployments/web')).toBe(200);
+    expect(await live('/api/v1/namespaces/shop/services/web')).toBe(200);
+    expect(await live('/api/v1/namespaces/shop/configmaps/a')).toBe(200);
+
+    await run('git', ['-C', site.repo, 'rm', '-q', 'clusters/store/svc.yaml']);
+    await site.commit({ 'clusters/store/cm.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  namespace: shop\ndata:\n  v: "2"\n' }, 'drop the service');
+    expect((await importPath(app.url, app.token, (await site.bundle({ sequence: 2, name: 'sa-2' })).split('/').pop() ?? '')).state).toBe('applied');
+    await until('the second sync', async () => {
+      const c = await channel();
+      return c?.sequence === 2 && c.sync === 'Synced';
+    });
+    expect(await live('/api/v1/namespaces/shop/services/web')).toBe(404);
+    const cm = (await (await kube.request('/api/v1/namespaces/shop/configmaps/a')).json()) as { data: { v: string } };
+    expect(cm.data.v).toBe('2');
   });
 });
 
