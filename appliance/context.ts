@@ -18,7 +18,10 @@ export interface ApplianceContext {
   /** Content-addressed blob store (an OCI layout under the data directory). */
   cas: OciLayoutStore;
   mirror: GitMirror;
+  /** The trust root in force; replaced when an imported bundle carries the next one (appliance/trust-store.ts). */
   trust: TrustRoot;
+  /** Where accepted trust roots are persisted (DATA/trust). */
+  trustDir?: string;
   /** The appliance's own key: signs site receipts. */
   siteKey: SecretKey;
   external?: ExternalRegistry;

@@ -34,6 +34,8 @@ import { ExternalRegistry } from './registry/external.js';
 import { registryHandler } from './registry/serve.js';
 import { loadOrCreateSiteKey } from './site-key.js';
 import { StateStore } from './state/store.js';
+import { watchTrust } from './status.js';
+import { trustDirOf, trustInForce } from './trust-store.js';
 
 export interface ApplianceOptions {
   dataDir: string;
@@ -146,6 +148,7 @@ async function startWithServer(
   serve: (app: RequestListener) => void,
 ): Promise<RunningAppliance> {
   const { dataDir, log, now = () => new Date() } = opts;
+  const trust = await trustInForce(dataDir, opts.trust, now()); // the given root advanced by accepted rotations, checked before anything is written
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   await mkdir(join(dataDir, 'git'), { recursive: true });
   const state = new StateStore(join(dataDir, 'state.db'));
@@ -155,7 +158,8 @@ async function startWithServer(
     state,
     cas,
     mirror: new GitMirror(join(dataDir, 'git')),
-    trust: opts.trust,
+    trust,
+    trustDir: trustDirOf(dataDir),
     siteKey,
     ...(opts.registry ? { external: new ExternalRegistry(opts.registry, { ...(opts.credentials ? { credentials: opts.credentials } : {}), ...(opts.registryTransport ? { transport: opts.registryTransport } : {}) }) } : {}),
     ...(opts.channel ? { channel: opts.channel } : {}),
@@ -207,6 +211,7 @@ async function startWithServer(
   const url = `${opts.tls ? 'https' : 'http'}://${host}:${address.port}`;
   registryHost = `${host}:${address.port}`;
   log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, ui: `${url}/ui/`, externalRegistry: opts.registry ?? null });
+  const stopTrustWatch = watchTrust(ctx); // at start and daily: loud from 30 days before expiry
   if (setupToken) ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${setupToken}` });
 
   if (cluster) {
@@ -228,6 +233,7 @@ async function startWithServer(
     adminTokenPath,
     async close() {
       serving = false;
+      stopTrustWatch();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         gitHttp.close(); // git children of requests still running: their responses end

@@ -1,4 +1,8 @@
-/** Per-channel status: what is in force and how the cluster stands. Shared by `GET /status` and site receipts. */
+/**
+ * Per-channel status: what is in force and how the cluster stands. Shared by `GET /status` and site receipts. And
+ * the trust root's lifecycle: status, UI banner, log.
+ */
+import { type TrustLifecycle, trustLifecycle } from '../keys/rotation.js';
 import type { ApplianceContext } from './context.js';
 
 export interface ChannelStatus {
@@ -41,4 +45,34 @@ function reconcileSummary(ctx: ApplianceContext, channel: string, rootDigest: st
     ...(r.reason ? { reason: r.reason } : {}),
     ...(r.lastSync ? { lastSync: r.lastSync } : {}),
   };
+}
+
+/** The trust root in force and where it stands: `trust` in GET /api/v1/status. */
+export function trustStatus(ctx: ApplianceContext): TrustLifecycle {
+  return trustLifecycle(ctx.trust, ctx.now());
+}
+
+/** One line for the top of every UI page while the trust root is expiring or expired; undefined when all is well. */
+export function trustBanner(ctx: ApplianceContext): { level: 'warn' | 'error'; text: string } | undefined {
+  const t = trustStatus(ctx);
+  if (t.state === 'ok') return undefined;
+  return { level: t.state === 'expired' ? 'error' : 'warn', text: t.warnings.join(' ') };
+}
+
+/**
+ * Says where the trust root stands in the log now and once a day: a warning from 30 days before expiry, an error
+ * once expired. Returns the function that stops it.
+ */
+export function watchTrust(ctx: ApplianceContext, intervalMs = 86_400_000): () => void {
+  const report = () => {
+    const t = trustStatus(ctx);
+    const fields = { version: t.version, expires: t.expires, daysLeft: t.daysLeft, state: t.state };
+    if (t.state === 'expired') ctx.log.error(t.warnings.join(' '), fields);
+    else if (t.state === 'expiring') ctx.log.warn(t.warnings.join(' '), fields);
+    else ctx.log.info('trust root in force', fields);
+  };
+  report();
+  const timer = setInterval(report, intervalMs);
+  timer.unref();
+  return () => clearInterval(timer);
 }

@@ -25,6 +25,7 @@ import type { FetchFn } from '../src/registry/client.js';
 import type { CredentialLookup } from '../src/registry/credentials.js';
 import { formatBytes, parseDuration } from '../src/units.js';
 import { writeFileAtomic } from '../src/fs-atomic.js';
+import { carriedTrustRoot } from './trust-root-file.js';
 import { serializeEnvelope, signEnvelope } from '../keys/dsse.js';
 import { signPartsIndex } from '../keys/parts.js';
 import type { SecretKey } from '../keys/key-file.js';
@@ -139,7 +140,8 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     });
     metadata.pushBytes(root.desc, root.bytes);
 
-    const statement: Statement = {
+    const trustRoot = spec.trustRoot ? await carriedTrustRoot(spec, now) : undefined;
+    const statement: Statement & { trustRoot?: string } = {
       type: 'airlock-statement',
       name: spec.name,
       channel: spec.channel,
@@ -149,6 +151,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       root: root.desc,
       ...(opts.base?.base ? { base: opts.base.base } : {}),
       ...(opts.base?.baseSite ? { baseSite: opts.base.baseSite } : {}),
+      ...(trustRoot ? { trustRoot } : {}),
     };
     const signature = serializeEnvelope(signEnvelope(STATEMENT_PAYLOAD_TYPE, Buffer.from(JSON.stringify(statement)), keys));
 

@@ -30,6 +30,8 @@ export interface BundleSpec {
   name: string;
   channel: string;
   expires?: string;
+  /** `trustRoot: FILE`: the next trust root (root.json), carried in the signed statement (ADR 010). */
+  trustRoot?: { path: string; line: number };
   discoverImages: boolean;
   images: ImageSpec[];
   git: GitSpec[];
@@ -37,7 +39,7 @@ export interface BundleSpec {
   registries: Record<string, RegistrySettings>;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'discoverImages', 'images', 'git', 'manifests', 'registries'];
+const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'trustRoot', 'discoverImages', 'images', 'git', 'manifests', 'registries'];
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 
@@ -84,6 +86,8 @@ export function parseSpec(text: string, file: string): BundleSpec {
     const lifetime = boundedDuration(expires, 'expires', LIFETIME_RANGE);
     if (lifetime instanceof Error) fail(fields.expires, lifetime.message);
   }
+
+  const trustRoot = fields.trustRoot ? { path: scalarString(fields.trustRoot, 'trustRoot', fail, root), line: lineOf(fields.trustRoot) } : undefined;
 
   let discoverImages = true;
   if (fields.discoverImages) {
@@ -153,7 +157,7 @@ export function parseSpec(text: string, file: string): BundleSpec {
   }
 
   if (!images.length && !git.length && !manifests.length) fail(root, 'the bundle is empty: list images, git or manifests');
-  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), discoverImages, images, git, manifests, registries };
+  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), ...(trustRoot ? { trustRoot } : {}), discoverImages, images, git, manifests, registries };
 }
 
 type Fail = (node: Node | null | undefined, message: string) => never;

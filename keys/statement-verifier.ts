@@ -2,6 +2,7 @@
 import type { VerifiedStatement } from '../src/bundle/reader.js';
 import { AirlockError } from '../src/errors.js';
 import { parseEnvelope } from './dsse.js';
+import type { CarriedRoot } from './rotation.js';
 import { type AcceptedState, evaluateStatement } from './statement-policy.js';
 import type { TrustRoot } from './trust-root.js';
 import { STATEMENT_PAYLOAD_TYPE, type Statement } from '../src/bundle/format.js';
@@ -13,14 +14,14 @@ export interface VerifierOptions {
   lastAccepted?: AcceptedState;
 }
 
-export function statementVerifier(opts: VerifierOptions): (text: string) => VerifiedStatement & { sameAsAccepted: boolean } {
+export function statementVerifier(opts: VerifierOptions): (text: string) => VerifiedStatement & { sameAsAccepted: boolean; nextRoot?: CarriedRoot } {
   return (text) => {
     const envelope = parseEnvelope(text, 'the bundle signature', { canonical: true });
     const verdict = evaluateStatement({ envelope, ...opts });
     if (!verdict.ok || !verdict.value) {
       throw new AirlockError(verdict.error?.code ?? 'SIGNATURE_INVALID', `signature check failed: ${verdict.error?.message ?? 'not trusted'}`);
     }
-    return { statement: verdict.value, signers: verdict.signers, sameAsAccepted: verdict.sameAsAccepted === true };
+    return { statement: verdict.value, signers: verdict.signers, sameAsAccepted: verdict.sameAsAccepted === true, ...(verdict.nextRoot ? { nextRoot: verdict.nextRoot } : {}) };
   };
 }
 

@@ -51,6 +51,18 @@ export function signTrustRoot(root: TrustRoot, signers: SecretKey[]): string {
 
 /** Parses `root.json` and checks it is signed by a threshold of its own root keys and not expired. */
 export function verifyTrustRoot(text: string, now: Date, label = 'root.json'): Verdict<TrustRoot> & { envelope?: DsseEnvelope } {
+  const verdict = verifyTrustRootSignatures(text, label);
+  if (verdict.ok && verdict.value && isExpired(verdict.value.expires, now)) {
+    return { ok: false, signers: verdict.signers, value: verdict.value, error: { code: 'TRUST_ROOT_EXPIRED', message: `${label}: the trust root (version ${verdict.value.version}) expired at ${verdict.value.expires}` } };
+  }
+  return verdict;
+}
+
+/**
+ * Parses `root.json` and checks its shape and that a threshold of its own root keys signed it, whatever its
+ * expiry: an appliance whose root expired still knows which keys it trusted (to serve, and to check a rotation).
+ */
+export function verifyTrustRootSignatures(text: string, label = 'root.json'): Verdict<TrustRoot> & { envelope?: DsseEnvelope } {
   let envelope: DsseEnvelope;
   let root: TrustRoot;
   try {
@@ -63,22 +75,34 @@ export function verifyTrustRoot(text: string, now: Date, label = 'root.json'): V
   if (problem) return { ok: false, signers: [], error: { code: 'TRUST_ROOT_INVALID', message: `${label}: ${problem}` } };
   const verdict = evaluateSignatures({ envelope, payloadType: ROOT_PAYLOAD_TYPE, keys: root.keys, role: root.roles.root, roleName: 'root' });
   if (!verdict.ok) return { ok: false, signers: verdict.signers, error: { code: 'TRUST_ROOT_INVALID', message: `${label}: ${verdict.error?.message}` } };
-  if (isExpired(root.expires, now)) {
-    return { ok: false, signers: verdict.signers, error: { code: 'EXPIRED', message: `${label}: the trust root expired at ${root.expires}` } };
-  }
   return { ok: true, signers: verdict.signers, value: root, envelope };
 }
 
-/** Checks a proposed new root against the one in force: both root thresholds, and version exactly one newer. */
-export function verifyRootRotation(current: TrustRoot, nextText: string, now: Date): Verdict<TrustRoot> {
-  const next = verifyTrustRoot(nextText, now, 'new trust root');
+/**
+ * Checks a proposed new root against the one in force: a threshold of the new root's own root keys, a threshold of
+ * the current root's root keys, and version exactly one newer. The new root must not have expired (unless
+ * `allowExpired`, for walking a chain of roots accepted earlier); the current root's expiry does not matter (see
+ * docs/adr/010-trust-root-lifecycle.md).
+ */
+export function verifyRootRotation(current: TrustRoot, nextText: string, now: Date, { allowExpired = false, label = 'new trust root' } = {}): Verdict<TrustRoot> {
+  const next = allowExpired ? verifyTrustRootSignatures(nextText, label) : verifyTrustRoot(nextText, now, label);
   if (!next.ok || !next.value || !next.envelope) return next;
   if (next.value.version !== current.version + 1) {
-    return { ok: false, signers: next.signers, error: { code: 'TRUST_ROOT_INVALID', message: `new trust root has version ${next.value.version}; only version ${current.version + 1} can follow ${current.version}` } };
+    return { ok: false, signers: next.signers, error: { code: 'TRUST_ROOT_INVALID', message: `${label} has version ${next.value.version}; only version ${current.version + 1} can follow ${current.version}` } };
   }
-  const byOld = evaluateSignatures({ envelope: next.envelope, payloadType: ROOT_PAYLOAD_TYPE, keys: current.keys, role: current.roles.root, roleName: 'current root' });
-  if (!byOld.ok) return { ok: false, signers: next.signers, error: { code: 'THRESHOLD_NOT_MET', message: `new trust root: ${byOld.error?.message}` } };
+  const byOld = evaluateSignatures({ envelope: next.envelope, payloadType: ROOT_PAYLOAD_TYPE, keys: current.keys, role: current.roles.root, roleName: `root (of trust root version ${current.version})` });
+  if (!byOld.ok) return { ok: false, signers: next.signers, error: { code: 'THRESHOLD_NOT_MET', message: `${label}: ${byOld.error?.message}` } };
   return { ok: true, signers: [...new Set([...next.signers, ...byOld.signers])], value: next.value };
+}
+
+/**
+ * Reads a trust root and checks its shape and signatures, throwing a clear error when it cannot be trusted; an
+ * expired root is returned (the appliance serves on with it, and `trustLifecycle` reports it).
+ */
+export function readTrustRoot(text: string, label: string): TrustRoot {
+  const verdict = verifyTrustRootSignatures(text, label);
+  if (!verdict.ok || !verdict.value) throw new AirlockError(verdict.error?.code ?? 'TRUST_ROOT_INVALID', verdict.error?.message ?? `${label} is not trusted`);
+  return verdict.value;
 }
 
 /** Reads and verifies a trust root, throwing a clear error when it cannot be trusted. */

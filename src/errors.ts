@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'SIGNATURE_INVALID'
   | 'THRESHOLD_NOT_MET'
   | 'EXPIRED'
+  | 'TRUST_ROOT_EXPIRED'
   | 'CHANNEL_MISMATCH'
   | 'ROLLBACK'
   | 'BASE_MISSING'

@@ -6,7 +6,7 @@ import { AirlockError } from '../../src/errors.js';
 import { RegistryAccess } from '../../src/registry/access.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
 import { INTERVAL_RANGE, type Range } from '../../src/units.js';
-import { loadTrustRoot } from '../../keys/trust-root.js';
+import { readTrustRoot } from '../../keys/trust-root.js';
 import { envFailpoint, jsonLogger } from '../context.js';
 
 export const applianceServe: Command = {
@@ -116,7 +116,7 @@ sync and health per channel and object.`,
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
-      trust: loadTrustRoot(trustText, ctx.now(), trustPath),
+      trust: readTrustRoot(trustText, trustPath), // an expired root still serves (ADR 010)
       host: (m[1] ?? '').replace(/^\[(.*)\]$/, '$1'),
       port: Number(m[2]),
       ...(media ? { media: resolve(media) } : {}),

@@ -9,7 +9,7 @@ import { verifyPartsIndex } from '../../keys/parts.js';
 import { publicPart } from '../../keys/key-file.js';
 import type { ApplianceContext } from '../context.js';
 import { siteReceipt } from '../receipt.js';
-import { channelStatus } from '../status.js';
+import { channelStatus, trustStatus } from '../status.js';
 import type { ImportManager } from '../import/manager.js';
 import { UploadSession } from '../import/upload-session.js';
 import type { ImportRecord } from '../state/store.js';
@@ -154,6 +154,7 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         ? { enabled: true, server: ctx.reconciler.opts.cluster.server, intervalSeconds: ctx.reconciler.opts.intervalMs / 1000, selfHeal: ctx.reconciler.opts.selfHeal, registryHost: ctx.reconciler.opts.registryHost }
         : { enabled: false, reason: ctx.reconcileDisabled ?? 'not configured' },
       trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
+      trust: trustStatus(ctx),
     });
   });
 

@@ -13,7 +13,9 @@ import type { OciIndex } from '../../src/oci-layout.js';
 import type { Statement } from '../../src/bundle/format.js';
 import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
+import type { CarriedRoot } from '../../keys/rotation.js';
 import type { ApplianceContext } from '../context.js';
+import { adoptTrustRoot } from '../trust-store.js';
 import { type GitSnapshot, gitSnapshotsIn, imagesIn, visibility } from './contents.js';
 
 export interface ImportOutcome {
@@ -50,6 +52,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     firstRepository ??= layerRepositories(root, seen);
     return firstRepository.get(desc.digest);
   }) : cas;
+  let nextRoot: CarriedRoot | undefined; // the next trust root the bundle carries, taken when the import is recorded
   try {
     let contents;
     try {
@@ -67,6 +70,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
           })(text);
           state.setStatement(id, verified.statement, verified.signers, lastAccepted?.rootDigest);
           input.checkRoot?.(verified.statement.root.digest);
+          nextRoot = verified.nextRoot;
           inForce = verified.sameAsAccepted === true;
           if (!inForce) checkDeltaBase(ctx, verified.statement);
           root = verified.statement.root;
@@ -102,6 +106,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     }
     if (inForce) {
       state.setProgress(id, contents.bytesRead);
+      if (nextRoot) await adoptTrustRoot(ctx, nextRoot, id);
       state.finishIdempotent(id, now());
       ctx.log.info('import is the bundle in force, read through and verified; nothing to do', { id });
       return { state: 'applied', idempotent: true };
@@ -122,6 +127,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
     }
     ctx.failpoint('after-git-mirror');
 
+    if (nextRoot) await adoptTrustRoot(ctx, nextRoot, id);
     await recordAndFinish(ctx, id, { statement: contents.statement, signers: contents.signers, root: contents.root, rootIndex: contents.rootIndex, metadata }, 'bundle.applied');
     return { state: 'applied', idempotent: false };
   } catch (caught) {

@@ -45,7 +45,7 @@ const NAV: [string, string][] = [
   ['/ui/users', 'Users'],
 ];
 
-export function page(title: string, body: Html, user?: PageUser, current = ''): string {
+export function page(title: string, body: Html, user?: PageUser, current = '', banner?: { level: string; text: string }): string {
   const nav = user
     ? html`<nav><span class="brand">airlock</span>${NAV.map(([href, label]) => html`<a href="${href}" ${href === current ? new Html('aria-current="page"') : ''}>${label}</a>`)}
         <form method="post" action="/ui/logout" class="logout"><input type="hidden" name="_csrf" value="${user.csrf}"><span>${user.name} (${user.role})</span><button>Sign out</button></form></nav>`
@@ -53,7 +53,7 @@ export function page(title: string, body: Html, user?: PageUser, current = ''): 
   return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · airlock</title><link rel="stylesheet" href="/ui/static/app.css"><link rel="icon" href="/ui/static/icon.svg">
 ${user ? html`<meta name="csrf-token" content="${user.csrf}">` : ''}<script src="/ui/static/app.js" defer></script></head>
-<body>${nav}<main><h1>${title}</h1>${body}</main></body></html>`}`;
+<body>${nav}${banner ? html`<p class="banner ${banner.level}" role="alert">${banner.text}</p>` : ''}<main><h1>${title}</h1>${body}</main></body></html>`}`;
 }
 
 /**

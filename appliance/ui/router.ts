@@ -16,6 +16,7 @@ import { LoginThrottle } from '../http/throttle.js';
 import { catchAsync, describeError, logFailure } from '../http/errors.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
+import { trustBanner } from '../status.js';
 import { type Html, type PageUser, html, page } from './html.js';
 import { importDetail } from './import-detail.js';
 import { overview, overviewData, trustExpiry } from './overview.js';
@@ -56,7 +57,7 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   router.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
 
   const send = (res: Response, status: number, title: string, body: Html, user?: PageUser, current = '') => {
-    res.status(status).type('html').send(page(title, body, user, current));
+    res.status(status).type('html').send(page(title, body, user, current, user ? trustBanner(ctx) : undefined));
   };
   const pageUser = (c: Caller): PageUser => ({ name: c.name, role: c.role, csrf: c.csrf ?? '' });
 

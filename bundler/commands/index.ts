@@ -5,5 +5,6 @@ import { bundleVerify } from './bundle-verify.js';
 import { keysGenerate } from './keys-generate.js';
 import { receiptVerify } from './receipt-verify.js';
 import { trustInit } from './trust-init.js';
+import { trustShow } from './trust-show.js';
 
-export const bundlerCommands: Command[] = [keysGenerate, trustInit, bundleCreate, bundleVerify, bundleInspect, receiptVerify];
+export const bundlerCommands: Command[] = [keysGenerate, trustInit, trustShow, bundleCreate, bundleVerify, bundleInspect, receiptVerify];

@@ -54,7 +54,7 @@ describe('evaluateStatement (trust policy, table)', () => {
 
   it('fails closed when the trust root itself has expired', () => {
     const verdict = evaluateStatement({ envelope: envelope([a!]), trust: trust(1, new Date('2026-05-01T00:00:00Z')), now });
-    expect(verdict).toMatchObject({ ok: false, error: { code: 'EXPIRED' } });
+    expect(verdict).toMatchObject({ ok: false, error: { code: 'TRUST_ROOT_EXPIRED' } });
   });
 
   it('checks the channel when the site names one', () => {

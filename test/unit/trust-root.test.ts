@@ -28,7 +28,7 @@ describe('trust roots', () => {
   });
 
   it('rejects an expired root', () => {
-    expect(verifyTrustRoot(signTrustRoot(root(), [r1!, r2!]), new Date('2027-06-02T00:00:00Z'))).toMatchObject({ ok: false, error: { code: 'EXPIRED' } });
+    expect(verifyTrustRoot(signTrustRoot(root(), [r1!, r2!]), new Date('2027-06-02T00:00:00Z'))).toMatchObject({ ok: false, error: { code: 'TRUST_ROOT_EXPIRED' } });
   });
 
   it('rejects a root whose payload was edited after signing', () => {
