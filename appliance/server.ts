@@ -24,8 +24,9 @@ import { uiRouter } from './ui/router.js';
 import { AirlockError } from '../src/errors.js';
 import { ImportManager } from './import/manager.js';
 import { finishPublish } from './import/pipeline.js';
-import { Cluster } from './reconcile/cluster.js';
 import { Reconciler } from './reconcile/reconciler.js';
+import { connectClusters, implicitSite } from './reconcile/targets.js';
+import type { Site } from '../src/site/site-file.js';
 import { ExternalRegistry } from './registry/external.js';
 import { registryHandler } from './registry/serve.js';
 import { loadOrCreateSiteKey } from './site-key.js';
@@ -48,6 +49,12 @@ export interface ApplianceOptions {
   failpoint?: (name: string) => void;
   /** Reconcile the cluster this kubeconfig names (else the in-cluster service account, else no reconciling). */
   kubeconfig?: string;
+  /** The site file, read and checked (`--site`): its clusters are reconciled instead of --kubeconfig's. */
+  site?: Site;
+  /** How long one request to a cluster's API may take (30 s by default). */
+  kubeTimeoutMs?: number;
+  /** How long one sync wave may take to become Healthy (5 minutes by default). */
+  waveTimeoutMs?: number;
   /** Environment for finding an in-cluster service account (process.env by default). */
   env?: NodeJS.ProcessEnv;
   /** Check interval (default 60 s). */
@@ -161,15 +168,24 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   log.info('appliance listening', { url, data: dataDir, registry: `${host}:${address.port}`, git: `${url}/git/NAME.git`, ui: `${url}/ui/`, externalRegistry: opts.registry ?? null });
   if (setupToken) ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${setupToken}` });
 
-  const cluster = Cluster.connect(opts.kubeconfig, opts.env ?? process.env);
-  if (cluster) {
+  const site = opts.site ?? implicitSite(`appliance-${siteKey.keyid.replace(/[^a-z0-9]/g, '').slice(0, 12)}`, opts.kubeconfig, opts.env ?? process.env);
+  if (site) {
     const ownHost = address.address === '0.0.0.0' || address.address === '::' ? `${hostname()}:${address.port}` : `${host}:${address.port}`;
     const registryHost = opts.registryHost ?? (opts.registry ? new URL(opts.registry).host : ownHost);
-    ctx.reconciler = new Reconciler(ctx, { cluster, registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true, forceConflicts: opts.forceConflicts === true });
-    log.info('reconciling the cluster', { server: cluster.server, registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true });
+    const clusters = connectClusters(site, opts.env ?? process.env, opts.kubeTimeoutMs);
+    ctx.reconciler = new Reconciler(ctx, {
+      site: site.name,
+      clusters,
+      registryHost,
+      intervalMs: opts.intervalMs ?? 60_000,
+      selfHeal: opts.selfHeal === true,
+      forceConflicts: opts.forceConflicts === true,
+      ...(opts.waveTimeoutMs ? { waveTimeoutMs: opts.waveTimeoutMs } : {}),
+    });
+    log.info('reconciling', { site: site.name, clusters: clusters.map((c) => ({ name: c.name, server: c.api.server, reconcile: c.reconcile })), registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true });
     ctx.reconciler.start();
   } else {
-    ctx.reconcileDisabled = 'no --kubeconfig and no in-cluster service account: bundles are imported and served, the cluster is not reconciled';
+    ctx.reconcileDisabled = 'no --site, no --kubeconfig and no in-cluster service account: bundles are imported and served, the cluster is not reconciled';
     log.warn(ctx.reconcileDisabled);
   }
 

@@ -12,7 +12,7 @@ export const applianceServe: Command = {
   summary: 'run the on-site appliance (import, registry, Git mirror, cluster reconcile)',
   help: `Usage: airlock appliance serve --data DIR --trust root.json [--listen 127.0.0.1:8080] [--registry URL]
                                [--media DIR] [--channel NAME] [--pull-requires-token]
-                               [--tls-cert F --tls-key F] [--kubeconfig FILE] [--interval 60s] [--self-heal]
+                               [--tls-cert F --tls-key F] [--site FILE | --kubeconfig FILE] [--interval 60s] [--self-heal]
                                [--force-conflicts] [--registry-host HOST:PORT]
 
 Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
@@ -31,6 +31,8 @@ Options:
   --tls-cert F, --tls-key F   serve HTTPS
   --kubeconfig FILE       reconcile this cluster (default: the in-cluster service account when running in a
                           pod; otherwise bundles are imported and served and the cluster is left alone)
+  --site FILE             the site file: the site's name, labels and values and the clusters it reconciles (each
+                          channel on each cluster is a placement with its own loop); replaces --kubeconfig
   --interval DURATION     how often live objects are compared with the bundle (default 60s, ±10% jitter)
   --self-heal             re-apply drifted objects, taking fields back from whoever changed them
   --force-conflicts       when a sync meets fields another field manager owns, take them (default: report)
@@ -53,6 +55,7 @@ sync and health per channel and object.`,
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     kubeconfig: { type: 'string' },
+    site: { type: 'string' },
     interval: { type: 'string' },
     'self-heal': { type: 'boolean' },
     'force-conflicts': { type: 'boolean' },
@@ -76,6 +79,10 @@ sync and health per channel and object.`,
     const intervalMs = parseDuration(intervalText);
     if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval "${intervalText}" is not a duration of at least 1s, like 60s or 5m`);
     const kubeconfig = stringOpt(values, 'kubeconfig');
+    const sitePath = stringOpt(values, 'site');
+    if (sitePath && kubeconfig) throw new UsageError('--site and --kubeconfig do not go together: list the cluster in the site file');
+    // Before anything listens: a bad site file stops the start, naming file and line.
+    const site = sitePath ? await (await import('../reconcile/targets.js')).loadSiteFile(resolve(sitePath)) : undefined;
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
@@ -88,6 +95,7 @@ sync and health per channel and object.`,
       pullRequiresToken: values['pull-requires-token'] === true,
       ...(certPath && keyPath ? { tls: { cert: await readFile(certPath), key: await readFile(keyPath) } } : {}),
       ...(kubeconfig ? { kubeconfig: resolve(kubeconfig) } : {}),
+      ...(site ? { site } : {}),
       ...(stringOpt(values, 'admin-password-file') ? { adminPasswordFile: resolve(stringOpt(values, 'admin-password-file') ?? '') } : {}),
       intervalMs,
       selfHeal: values['self-heal'] === true,
