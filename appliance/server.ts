@@ -18,6 +18,7 @@ import type { ApplianceContext, Logger } from './context.js';
 import { GitMirror } from './git/mirror.js';
 import { gitHttpHandler } from './git/http-backend.js';
 import { apiRouter } from './http/api.js';
+import { metricsRouter } from './http/metrics.js';
 import { callerOf, hashToken, newToken } from './http/auth.js';
 import { hashPassword, passwordProblem } from './http/passwords.js';
 import { uiRouter } from './ui/router.js';
@@ -147,6 +148,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   let registryHost = '';
   app.use('/ui', uiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}), secure: Boolean(opts.tls), registryHost: () => registryHost }));
   app.get('/', (_req, res) => res.redirect(303, '/ui/'));
+  app.use(metricsRouter(ctx));
   const pullAuth = (req: Request, res: Response, next: NextFunction) => {
     if (!opts.pullRequiresToken || callerOf(req, state)) return next();
     res.status(401).set('www-authenticate', 'Bearer realm="airlock"').json({ errors: [{ code: 'UNAUTHORIZED', message: 'a token is required' }] });

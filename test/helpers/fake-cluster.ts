@@ -50,6 +50,7 @@ export class FakeCluster implements ClusterApi {
 
   constructor(readonly server = 'https://fake.invalid') {
     for (const [apiVersion, kind, plural, namespaced] of BUILTIN) this.kinds.set(`${apiVersion}/${kind}`, { plural, namespaced });
+    this.objects.set('/Namespace//default', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'default' } });
   }
 
   /** Stops answering: every call fails as unreachable (`down`) or never returns until `up()` (`hung`). */
