@@ -7,6 +7,7 @@ import { verificationReport } from '../report.js';
 import type { ImportRecord } from '../state/store.js';
 import { channelStatus } from '../status.js';
 import { type Html, badge, html, short } from './html.js';
+import { clusterPage, placementsTable } from './cluster-page.js';
 
 export function overview(ctx: ApplianceContext, lastImport: ImportRecord | undefined): Html {
   const channels = channelStatus(ctx);
@@ -21,6 +22,7 @@ export function overview(ctx: ApplianceContext, lastImport: ImportRecord | undef
     </table></section>`;
   });
   return html`${channels.length ? html`<div class="cards">${cards}</div>` : html`<p class="card">No bundle imported yet. <a href="/ui/import">Import one</a>.</p>`}
+    ${placementsTable(ctx)}
     <h2>Last import</h2>${lastImport ? importRow(lastImport, true) : html`<p class="muted">none</p>`}`;
 }
 
@@ -101,16 +103,8 @@ export function history(ctx: ApplianceContext, canApply: boolean, csrf: string):
     <h2>Every import</h2><table>${importHead()}${imports.map((r) => importRow(r))}</table>`;
 }
 
-export function cluster(ctx: ApplianceContext): Html {
-  if (!ctx.reconciler) return html`<p class="card muted">${ctx.reconcileDisabled ?? 'The cluster is not reconciled.'}</p>`;
-  const channels = ctx.reconciler.all();
-  if (!channels.length) return html`<p class="card muted">Nothing synced yet.</p>`;
-  return html`${channels.map(
-    (c) => html`<h2>Channel ${c.channel} ${badge(c.sync)} ${badge(c.health)}</h2>${c.reason ? html`<p class="error">${c.reason}</p>` : ''}
-      <table><tr><th>Object</th><th>Sync</th><th>Health</th><th>From</th></tr>${c.objects.map(
-        (o) => html`<tr><td>${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}${o.diff ? html`<pre class="diff">${o.diff}</pre>` : ''}</td><td>${badge(o.sync)}</td><td>${badge(o.health)}${o.healthMessage ? html`<div class="muted">${o.healthMessage}</div>` : ''}</td><td class="mono">${o.origin}</td></tr>`,
-      )}</table>`,
-  )}`;
+export function cluster(ctx: ApplianceContext, name?: string): Html {
+  return clusterPage(ctx, name);
 }
 
 export function registry(ctx: ApplianceContext, host: string): Html {

@@ -145,7 +145,7 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   view('/', 'Overview', () => pages.overview(ctx, ctx.state.listImports(1)[0]));
   view('/import', 'Import', () => pages.importPage(media));
   view('/history', 'History', (_req, c) => pages.history(ctx, hasRole(c, 'operator'), c.csrf ?? ''));
-  view('/cluster', 'Cluster', () => pages.cluster(ctx));
+  view('/cluster', 'Cluster', (req) => pages.cluster(ctx, typeof req.query.name === 'string' ? req.query.name : undefined));
   view('/registry', 'Registry', () => pages.registry(ctx, registryHost()));
   view('/trust', 'Trust', () => pages.trust(ctx));
   view('/audit', 'Audit log', () => pages.audit(ctx));

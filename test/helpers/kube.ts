@@ -22,6 +22,10 @@ export interface TestCluster {
   dir: string;
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
+  /** Freezes the API server (SIGSTOP): connections stay open and nothing answers, as with a hung server. */
+  pauseApiServer(): void;
+  /** Thaws it (SIGCONT). */
+  resumeApiServer(): void;
   /** Runs the cluster's own kubectl-free checks through the API with the admin token. */
   request(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
@@ -157,6 +161,8 @@ export async function startCluster(): Promise<TestCluster> {
     dir,
     request,
     stopApiServer: () => stopChild(api?.child),
+    pauseApiServer: () => void api?.child.kill('SIGSTOP'),
+    resumeApiServer: () => void api?.child.kill('SIGCONT'),
     startApiServer,
     async stop() {
       await stopChild(cm.child);
