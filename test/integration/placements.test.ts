@@ -2,7 +2,8 @@
  * Two real kube-apiservers (each with its own etcd and controller manager) kept by one appliance through a site
  * file: objects land in each, labelled with their placement; freezing one API server (SIGSTOP) never stops the
  * other placement from checking and healing drift; thawed, the frozen one recovers and reports Synced. Status,
- * `/objects?cluster=` and `/metrics` show each placement.
+ * `/objects?cluster=` and `/metrics` show each placement. Waves: wave 1 reaches a cluster only once its wave 0
+ * (a PersistentVolumeClaim whose status the test sets, as no volume controller runs) is Healthy there.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -125,5 +126,39 @@ describe('placements on two real clusters', () => {
     });
     expect(back.reason).toBeUndefined();
     expect((await configMap(cameras, 'a'))?.data).toEqual({ v: '1' });
+  });
+
+  it('applies wave 1 on each cluster only once wave 0 is Healthy there', async () => {
+    await site.commit(
+      {
+        'clusters/store/pvc.yaml':
+          'apiVersion: v1\nkind: PersistentVolumeClaim\nmetadata:\n  name: data\n  annotations: {airlock.dev/sync-wave: "0"}\nspec:\n  accessModes: [ReadWriteOnce]\n  resources: {requests: {storage: 1Mi}}\n',
+        'clusters/store/after.yaml': 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: after\n  annotations: {airlock.dev/sync-wave: "1"}\n',
+      },
+      'waves',
+    );
+    expect(await importPath(app.url, app.token, await site.bundle({ sequence: 2 }))).toMatchObject({ state: 'applied' });
+    const pvc = (kube: TestCluster) => kube.request('/api/v1/namespaces/default/persistentvolumeclaims/data').then((r) => r.status === 200);
+    await until('the claims of wave 0', async () => (await pvc(pos)) && (await pvc(cameras)));
+    await new Promise((r) => setTimeout(r, 3000)); // several health polls
+    expect(await configMap(pos, 'after')).toBeUndefined();
+    expect(await configMap(cameras, 'after')).toBeUndefined();
+    expect((await placement('pos'))?.sync).not.toBe('Synced');
+
+    const bind = async (kube: TestCluster) => {
+      const res = await kube.request('/api/v1/namespaces/default/persistentvolumeclaims/data/status', {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/merge-patch+json' },
+        body: JSON.stringify({ status: { phase: 'Bound' } }),
+      });
+      expect(res.status).toBe(200);
+    };
+    await bind(pos);
+    await until('wave 1 on pos', async () => (await configMap(pos, 'after')) !== undefined);
+    await until('pos Synced', async () => (await placement('pos'))?.sync === 'Synced');
+    expect(await configMap(cameras, 'after')).toBeUndefined(); // its claim is still Pending
+    await bind(cameras);
+    await until('wave 1 on cameras', async () => (await configMap(cameras, 'after')) !== undefined);
+    await until('cameras Synced', async () => (await placement('cameras'))?.sync === 'Synced');
   });
 });
