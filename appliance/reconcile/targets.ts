@@ -12,13 +12,14 @@ import { Cluster } from './cluster.js';
 import type { ReconcileCluster } from './reconciler.js';
 
 /** Reads and checks a site file; every kubeconfig it names must be readable and loadable. */
-export async function loadSiteFile(path: string): Promise<Site> {
+export async function loadSiteFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Site> {
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new AirlockError('SITE_INVALID', `cannot read the site file ${path}: ${err.code ?? err.message}`);
   });
   const site = parseSiteFile(text, path);
   const problems: string[] = [];
   for (const c of site.clusters) {
+    if (c.inCluster && !env.KUBERNETES_SERVICE_HOST) problems.push(`${c.origin}: cluster ${c.name}: inCluster: true, but this process runs in no pod (no KUBERNETES_SERVICE_HOST)`);
     if (!c.kubeconfig) continue;
     const readable = await access(c.kubeconfig, constants.R_OK).then(() => true, () => false);
     if (!readable) {

@@ -43,6 +43,7 @@ describe('serve --site with a bad site file', () => {
     ['an unknown field', `${GOOD_HEAD}  - name: pos\n    kubeconfig: pos.kubeconfig\n    labelz: {a: b}\n`, ':8: clusters[0]: unknown field "labelz"'],
     ['bad label syntax', `${GOOD_HEAD}  - name: pos\n    kubeconfig: pos.kubeconfig\n    labels: {"a b": c}\n`, ':8: clusters[0].labels: label key "a b"'],
     ['a duplicate cluster', `${GOOD_HEAD}  - name: pos\n    kubeconfig: pos.kubeconfig\n  - name: pos\n    kubeconfig: pos.kubeconfig\n`, ':8: cluster "pos" is listed twice'],
+    ['inCluster outside a pod', `${GOOD_HEAD}  - name: pos\n    inCluster: true\n`, ':6: cluster pos: inCluster: true, but this process runs in no pod'],
     ['a missing kubeconfig', `${GOOD_HEAD}  - name: pos\n    kubeconfig: pos.kubeconfig\n  - name: cams\n    kubeconfig: nowhere.kubeconfig\n`, ':8: cluster cams: the kubeconfig'],
   ])('stops on %s, naming file and line, with nothing listening', async (_what, text, expected) => {
     const out = await serveWith(text);
