@@ -144,7 +144,15 @@ export async function startCluster(): Promise<TestCluster> {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  await startApiServer();
+  try {
+    await startApiServer();
+  } catch (err) {
+    // A server that never got ready (a loaded machine): stop what was started, leave no etcd behind.
+    await stopChild(api?.child);
+    await stopChild(etcd.child);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   const cm = spawnLogged(join(bin, 'kube-controller-manager'), [
     `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,

@@ -5,7 +5,7 @@
  * objects (labels naming site and cluster added) and prunes nothing; the next bundle prunes what it drops.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, mkdtemp, realpath, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, realpath, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +19,7 @@ let site: Site;
 let kube: TestCluster;
 let dataDir: string;
 let oldRelease: { startAppliance: typeof StartAppliance };
+let oldTree: string | undefined;
 
 /** The release before placements, extracted from Git into a temporary directory, sharing this node_modules. */
 async function previousRelease(): Promise<{ startAppliance: typeof StartAppliance }> {
@@ -26,6 +27,7 @@ async function previousRelease(): Promise<{ startAppliance: typeof StartApplianc
   const added = git('log', '--diff-filter=A', '--format=%H', '--', 'appliance/reconcile/placement.ts').split('\n').pop() ?? '';
   expect(added).toMatch(/^[0-9a-f]{40}$/);
   const dir = await mkdtemp(join(tmpdir(), 'airlock-previous-'));
+  oldTree = dir;
   execFileSync('bash', ['-c', `git archive ${added}^ | tar -x -C ${dir}`], { cwd: ROOT });
   await symlink(await realpath(join(ROOT, 'node_modules')), join(dir, 'node_modules'));
   return (await import(join(dir, 'appliance', 'server.ts'))) as { startAppliance: typeof StartAppliance };
@@ -56,6 +58,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await kube?.stop();
+  if (oldTree) await rm(oldTree, { recursive: true, force: true });
 });
 
 describe('upgrade in place from the release before placements', () => {
