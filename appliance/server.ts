@@ -23,6 +23,7 @@ import { hashToken, newToken, requirePull } from './http/auth.js';
 import { jsonErrorHandler, ociErrorHandler } from './http/errors.js';
 import { healthRouter } from './http/health.js';
 import { type ConnectionLimits, DEFAULT_LIMITS, limitConnections, requestGuard, serverTimeouts } from './http/limits.js';
+import { metricsRouter } from './http/metrics.js';
 import { hashPassword, passwordProblem } from './http/passwords.js';
 import { uiRouter } from './ui/router.js';
 import { AirlockError, errorMessage } from '../src/errors.js';
@@ -30,6 +31,8 @@ import { ImportManager } from './import/manager.js';
 import { finishPublish } from './import/pipeline.js';
 import { Cluster } from './reconcile/cluster.js';
 import { Reconciler } from './reconcile/reconciler.js';
+import { connectClusters, implicitSite } from './reconcile/targets.js';
+import type { Site } from '../src/site/site-file.js';
 import { ExternalRegistry } from './registry/external.js';
 import { registryHandler } from './registry/serve.js';
 import { loadOrCreateSiteKey } from './site-key.js';
@@ -58,6 +61,12 @@ export interface ApplianceOptions {
   failpoint?: (name: string) => void;
   /** Reconcile the cluster this kubeconfig names (else the in-cluster service account, else no reconciling). */
   kubeconfig?: string;
+  /** The site file, read and checked (`--site`): its clusters are reconciled instead of --kubeconfig's. */
+  site?: Site;
+  /** How long one request to a cluster's API may take (30 s by default). */
+  kubeTimeoutMs?: number;
+  /** How long one sync wave may take to become Healthy (5 minutes by default). */
+  waveTimeoutMs?: number;
   /** Environment for finding an in-cluster service account (process.env by default). */
   env?: NodeJS.ProcessEnv;
   /** Check interval (default 60 s). */
@@ -112,7 +121,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   const limits: ConnectionLimits = { ...DEFAULT_LIMITS, ...opts.limits };
   // Everything that can be wrong with the options is found before anything is written: the kubeconfig is parsed and
   // its client configuration built, the password file read and checked, and the port bound.
-  const cluster = await connectCluster(opts.kubeconfig, opts.env ?? process.env);
+  if (!opts.site) await checkKubeconfig(opts.kubeconfig, opts.env ?? process.env); // a site file's kubeconfigs are checked as it is read
   const adminPassword = opts.adminPasswordFile ? await readPasswordFile(opts.adminPasswordFile) : undefined;
   let handler: RequestListener = (_req, res) => {
     res.writeHead(503, { 'content-type': 'application/json', 'retry-after': '1' }).end('{"error":{"code":"STARTING","message":"the appliance is starting"}}');
@@ -131,7 +140,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   });
   server.on('error', (err) => log.error('server error', { message: errorMessage(err) }));
   try {
-    return await startWithServer(opts, server, cluster, adminPassword, limits, (app) => (handler = app));
+    return await startWithServer(opts, server, adminPassword, limits, (app) => (handler = app));
   } catch (err) {
     server.close();
     server.closeAllConnections();
@@ -142,7 +151,6 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
 async function startWithServer(
   opts: ApplianceOptions,
   server: Server,
-  cluster: Cluster | undefined,
   adminPassword: { file: string; text: string } | undefined,
   limits: ConnectionLimits,
   serve: (app: RequestListener) => void,
@@ -198,6 +206,7 @@ async function startWithServer(
   let registryHost = '';
   app.use('/ui', uiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}), secure: Boolean(opts.tls), registryHost: () => registryHost }));
   app.get('/', (_req, res) => res.redirect(303, '/ui/'));
+  app.use(metricsRouter(ctx));
   const required = opts.pullRequiresToken === true;
   app.use('/v2', requirePull(state, { required, kind: 'registry' }), registryHandler(state, cas, opts.registryMaxPage ? { maxPage: opts.registryMaxPage } : {}), ociErrorHandler(log));
   const gitHttp = gitHttpHandler(join(dataDir, 'git'));
@@ -214,14 +223,24 @@ async function startWithServer(
   const stopTrustWatch = watchTrust(ctx); // at start and daily: loud from 30 days before expiry
   if (setupToken) ctx.log.warn('first start: open this one-time link within 24 hours to choose the admin password of the web UI', { setup: `${url}/ui/setup?token=${setupToken}` });
 
-  if (cluster) {
+  const site = opts.site ?? implicitSite(`appliance-${siteKey.keyid.replace(/[^a-z0-9]/g, '').slice(0, 12)}`, opts.kubeconfig, opts.env ?? process.env);
+  if (site) {
     const ownHost = address.address === '0.0.0.0' || address.address === '::' ? `${hostname()}:${address.port}` : `${host}:${address.port}`;
     const registryHost = opts.registryHost ?? (opts.registry ? new URL(opts.registry).host : ownHost);
-    ctx.reconciler = new Reconciler(ctx, { cluster, registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true, forceConflicts: opts.forceConflicts === true });
-    log.info('reconciling the cluster', { server: cluster.server, registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true });
+    const clusters = connectClusters(site, opts.env ?? process.env, opts.kubeTimeoutMs);
+    ctx.reconciler = new Reconciler(ctx, {
+      site: site.name,
+      clusters,
+      registryHost,
+      intervalMs: opts.intervalMs ?? 60_000,
+      selfHeal: opts.selfHeal === true,
+      forceConflicts: opts.forceConflicts === true,
+      ...(opts.waveTimeoutMs ? { waveTimeoutMs: opts.waveTimeoutMs } : {}),
+    });
+    log.info('reconciling', { site: site.name, clusters: clusters.map((c) => ({ name: c.name, server: c.api.server, reconcile: c.reconcile })), registryHost, intervalMs: opts.intervalMs ?? 60_000, selfHeal: opts.selfHeal === true });
     ctx.reconciler.start();
   } else {
-    ctx.reconcileDisabled = 'no --kubeconfig and no in-cluster service account: bundles are imported and served, the cluster is not reconciled';
+    ctx.reconcileDisabled = 'no --site, no --kubeconfig and no in-cluster service account: bundles are imported and served, the cluster is not reconciled';
     log.warn(ctx.reconcileDisabled);
   }
 
@@ -249,7 +268,7 @@ async function startWithServer(
 }
 
 /** The cluster to reconcile, with its kubeconfig parsed and its client configuration built; a bad one stops the start. */
-async function connectCluster(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<Cluster | undefined> {
+async function checkKubeconfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<Cluster | undefined> {
   const what = kubeconfig ? `--kubeconfig ${kubeconfig}` : 'the in-cluster service account';
   try {
     const cluster = Cluster.connect(kubeconfig, env);

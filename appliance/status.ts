@@ -76,3 +76,31 @@ export function watchTrust(ctx: ApplianceContext, intervalMs = 86_400_000): () =
   timer.unref();
   return () => clearInterval(timer);
 }
+
+/** One placement (channel on cluster) as `GET /api/v1/status` lists it. */
+export interface PlacementView {
+  cluster: string;
+  channel: string;
+  rootDigest: string;
+  sync: string;
+  health: string;
+  drifted: number;
+  lastSync: unknown;
+  checkedAt: string | null;
+  reason?: string;
+}
+
+export function placementStatus(ctx: ApplianceContext): PlacementView[] {
+  return (ctx.reconciler?.placements() ?? []).map((p) => ({
+    cluster: p.cluster,
+    channel: p.channel,
+    rootDigest: p.rootDigest,
+    // A sync of the bundle in force not finished yet: what is known is about the previous one.
+    sync: p.rootDigest && p.rootDigest === ctx.state.lastAccepted(p.channel)?.rootDigest ? p.sync : p.sync === 'Unknown' ? 'Unknown' : 'OutOfSync',
+    health: p.health,
+    drifted: p.drifted,
+    lastSync: p.lastSync ?? null,
+    checkedAt: p.checkedAt ?? null,
+    ...(p.reason ? { reason: p.reason } : {}),
+  }));
+}

@@ -7,3 +7,4 @@ bash bin/prepare.sh
 node dist/bench/bundle-bench.js "$@"
 node dist/bench/sneakernet-bench.js
 node dist/bench/reconcile-bench.js
+node dist/bench/placement-bench.js

@@ -14,7 +14,7 @@ export const applianceServe: Command = {
   summary: 'run the on-site appliance (import, registry, Git mirror, cluster reconcile)',
   help: `Usage: airlock appliance serve --data DIR --trust root.json [--listen 127.0.0.1:8080] [--registry URL]
                                [--media DIR] [--channel NAME] [--pull-requires-token]
-                               [--tls-cert F --tls-key F] [--kubeconfig FILE] [--interval 60s] [--self-heal]
+                               [--tls-cert F --tls-key F] [--site FILE | --kubeconfig FILE] [--interval 60s] [--self-heal]
                                [--force-conflicts] [--registry-host HOST:PORT]
                                [--registry-cacert CA.pem] [--registry-insecure]
                                [--header-timeout 20s] [--body-idle-timeout 60s] [--max-connections-per-client 64]
@@ -39,6 +39,8 @@ Options:
   --kubeconfig FILE       reconcile this cluster (default: the first file of $KUBECONFIG, else the in-cluster
                           service account when running in a pod; otherwise bundles are imported and served
                           and the cluster is left alone)
+  --site FILE             the site file: the site's name, labels and values and the clusters it reconciles (each
+                          channel on each cluster is a placement with its own loop); replaces --kubeconfig
   --interval DURATION     how often live objects are compared with the bundle (default 60s, ±10% jitter)
   --self-heal             re-apply drifted objects, taking fields back from whoever changed them
   --force-conflicts       when a sync meets fields another field manager owns, take them (default: report)
@@ -70,6 +72,7 @@ sync and health per channel and object.`,
     'tls-cert': { type: 'string' },
     'tls-key': { type: 'string' },
     kubeconfig: { type: 'string' },
+    site: { type: 'string' },
     interval: { type: 'string' },
     'self-heal': { type: 'boolean' },
     'force-conflicts': { type: 'boolean' },
@@ -95,7 +98,6 @@ sync and health per channel and object.`,
     });
     const log = jsonLogger((line) => ctx.stdout.write(line), ctx.now);
     const intervalMs = durationOpt(values, 'interval', INTERVAL_RANGE, '60s') ?? 60_000;
-    const kubeconfig = stringOpt(values, 'kubeconfig') ?? kubeconfigFromEnv(process.env);
     const registryCacerts = listOpt(values, 'registry-cacert');
     const registryInsecure = values['registry-insecure'] === true;
     if ((registryCacerts.length || registryInsecure) && !stringOpt(values, 'registry')) throw new UsageError('--registry-cacert and --registry-insecure apply to --registry; there is no --registry');
@@ -113,6 +115,11 @@ sync and health per channel and object.`,
     if (registryHost && !/^[^/\s:]+(:\d{1,5})?$|^\[[0-9a-f:]+\](:\d{1,5})?$/i.test(registryHost)) throw new UsageError(`--registry-host must be HOST or HOST:PORT, not "${registryHost}"`);
     // a handler of last resort: a stray rejection is logged, never the end of the process
     process.on('unhandledRejection', (reason) => log.error('unhandled rejection', { message: reason instanceof Error ? reason.message : String(reason), stack: reason instanceof Error ? reason.stack : undefined }));
+    const sitePath = stringOpt(values, 'site');
+    if (sitePath && stringOpt(values, 'kubeconfig')) throw new UsageError('--site and --kubeconfig do not go together: list the cluster in the site file');
+    // Before anything listens: a bad site file stops the start, naming file and line.
+    const site = sitePath ? await (await import('../reconcile/targets.js')).loadSiteFile(resolve(sitePath)) : undefined;
+    const kubeconfig = site ? undefined : stringOpt(values, 'kubeconfig') ?? kubeconfigFromEnv(process.env);
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
@@ -125,6 +132,7 @@ sync and health per channel and object.`,
       pullRequiresToken: values['pull-requires-token'] === true,
       ...(certPath && keyPath ? { tls: { cert: await readTls(certPath, '--tls-cert'), key: await readTls(keyPath, '--tls-key') } } : {}),
       ...(kubeconfig ? { kubeconfig: resolve(kubeconfig) } : {}),
+      ...(site ? { site } : {}),
       ...(stringOpt(values, 'admin-password-file') ? { adminPasswordFile: resolve(stringOpt(values, 'admin-password-file') ?? '') } : {}),
       intervalMs,
       selfHeal: values['self-heal'] === true,

@@ -10,6 +10,7 @@ import { publicPart } from '../../keys/key-file.js';
 import type { ApplianceContext } from '../context.js';
 import { siteReceipt } from '../receipt.js';
 import { channelStatus, trustStatus } from '../status.js';
+import { objectsView, reconcileView } from './status-routes.js';
 import type { ImportManager } from '../import/manager.js';
 import { UploadSession } from '../import/upload-session.js';
 import type { ImportRecord } from '../state/store.js';
@@ -150,28 +151,17 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
     res.json({
       channels: channelStatus(ctx),
       importRunning: imports.current ?? null,
-      reconcile: ctx.reconciler
-        ? { enabled: true, server: ctx.reconciler.opts.cluster.server, intervalSeconds: ctx.reconciler.opts.intervalMs / 1000, selfHeal: ctx.reconciler.opts.selfHeal, registryHost: ctx.reconciler.opts.registryHost }
-        : { enabled: false, reason: ctx.reconcileDisabled ?? 'not configured' },
+      ...reconcileView(ctx),
       trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
       trust: trustStatus(ctx),
     });
   });
 
-  router.get('/objects', viewer, (_req, res) => {
-    res.json({
-      enabled: ctx.reconciler !== undefined,
-      channels: (ctx.reconciler?.all() ?? []).map((c) => ({
-        channel: c.channel,
-        rootDigest: c.rootDigest,
-        sync: c.sync,
-        health: c.health,
-        drifted: c.drifted,
-        ...(c.reason ? { reason: c.reason } : {}),
-        checkedAt: c.checkedAt ?? null,
-        objects: c.objects.map(({ drift: _drift, ...o }) => o),
-      })),
-    });
+  router.get('/objects', viewer, (req, res) => {
+    const cluster = typeof req.query.cluster === 'string' ? req.query.cluster : undefined;
+    const view = objectsView(ctx, cluster);
+    if (!view) res.status(404).json({ error: { code: 'NOT_FOUND', message: `no cluster ${cluster ?? ''} in this site` } });
+    else res.json(view);
   });
 
   router.get('/receipt', viewer, async (_req, res) => {

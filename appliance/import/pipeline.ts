@@ -10,6 +10,7 @@ import { readBundle } from '../../src/bundle/reader.js';
 import { summarize } from '../../src/bundle/summary.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { OciIndex } from '../../src/oci-layout.js';
+import { parseJson } from '../../src/graph.js';
 import type { Statement } from '../../src/bundle/format.js';
 import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
@@ -42,6 +43,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   const load = ctx.external?.session(cas, (desc, err) => ctx.log.warn('streaming a layer to the registry failed; it is pushed from the store after the import checks out', { id, digest: desc.digest, message: errorMessage(err) }));
   const seen = new Map<string, Buffer>();
   let root: Descriptor | undefined;
+  let channel = '';
   let firstRepository: Map<string, string> | undefined;
   // The bundle in force, sent again: it is still read through and every byte verified (held blobs are not
   // written again), so that a tampered copy fails as `bundle verify` fails instead of passing as "idempotent".
@@ -74,10 +76,12 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
           inForce = verified.sameAsAccepted === true;
           if (!inForce) checkDeltaBase(ctx, verified.statement);
           root = verified.statement.root;
+          channel = verified.statement.channel;
           return verified;
         },
         onMetadata: (desc, bytes) => {
           seen.set(desc.digest, bytes);
+          if (root && desc.digest === root.digest) checkTagOwnership(ctx, channel, parseJson<OciIndex>(bytes, 'the bundle root'));
           return cas.push(desc, Readable.from([bytes]));
         },
         onBlob: () => ctx.failpoint('mid-receive'), // after the first layer is stored, with the rest still unread
@@ -145,6 +149,23 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
  * A delta names its base: the bundle it was built against must be one this appliance has applied on the channel,
  * and a delta built from a site receipt must be from this appliance's receipt. Checked before any blob is read.
  */
+/**
+ * A `repository:tag` belongs to the channel whose bundle holds it (docs/adr/014): a bundle of another channel that
+ * names it is refused at its root, before any blob is stored or streamed to --registry.
+ */
+function checkTagOwnership(ctx: ApplianceContext, channel: string, rootIndex: OciIndex): void {
+  const held = imagesIn(rootIndex)
+    .filter((i) => i.tag)
+    .map((i) => ({ ref: `${i.repository}:${i.tag ?? ''}`, owner: ctx.state.tagOwner(i.repository, i.tag ?? '') }))
+    .filter((t) => t.owner !== undefined && t.owner !== channel);
+  if (held.length) {
+    throw new AirlockError(
+      'TAG_OWNED',
+      `${held.map((t) => `${t.ref} belongs to channel ${t.owner ?? ''}`).join('; ')}: a tag is served for one channel only; publish it under another name or tag in this channel's bundle, or drop it from channel ${held[0]?.owner ?? ''} first`,
+    );
+  }
+}
+
 function checkDeltaBase(ctx: ApplianceContext, statement: Statement): void {
   if (statement.baseSite && statement.baseSite !== ctx.siteKey.keyid) {
     throw new AirlockError('BASE_MISMATCH', `this delta was built from the receipt of appliance ${statement.baseSite.slice(0, 12)}; this is appliance ${ctx.siteKey.keyid.slice(0, 12)}`);

@@ -10,6 +10,7 @@ import { Agent as HttpsAgent, type RequestOptions, request as httpsRequest } fro
 import { ApiException, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { AirlockError } from '../../src/errors.js';
 import type { KubeObject } from '../../src/manifests/documents.js';
+import type { ClusterApi, LiveObject, ResourceInfo } from '../../src/kube/cluster-api.js';
 
 export const FIELD_MANAGER = 'airlock';
 
@@ -35,35 +36,36 @@ class HttpError extends Error {
   }
 }
 
-export interface ResourceInfo {
-  plural: string;
-  namespaced: boolean;
-}
+export type { LiveObject, ResourceInfo } from '../../src/kube/cluster-api.js';
 
-export type LiveObject = KubeObject & { status?: Record<string, unknown>; metadata?: KubeObject['metadata'] & { generation?: number; uid?: string; deletionTimestamp?: string } };
-
-export class Cluster {
+/** The real client of one cluster's API (see src/kube/cluster-api.ts). */
+export class Cluster implements ClusterApi {
   private readonly api: ObjectApi;
   /** Object requests sent (discovery, cached by the library, is not counted): reads are GETs, writes the rest. */
   readonly requests = { read: 0, write: 0 };
 
-  constructor(readonly kubeConfig: KubeConfig, readonly server: string) {
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    readonly server: string,
+    /** How long one request may take before it counts as failed (a hung API server must not hold a loop forever). */
+    private readonly timeoutMs = 30_000,
+  ) {
     this.api = kubeConfig.makeApiClient(ObjectApi);
   }
 
   /** `--kubeconfig FILE`, else the in-cluster service account, else undefined (no reconciling). */
-  static connect(kubeconfigPath: string | undefined, env: NodeJS.ProcessEnv = process.env): Cluster | undefined {
+  static connect(kubeconfigPath: string | undefined, env: NodeJS.ProcessEnv = process.env, timeoutMs?: number): Cluster | undefined {
     const kc = new KubeConfig();
     if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
     else if (env.KUBERNETES_SERVICE_HOST) kc.loadFromCluster();
     else return undefined;
     const server = kc.getCurrentCluster()?.server ?? 'unknown';
-    return new Cluster(kc, server);
+    return new Cluster(kc, server, timeoutMs);
   }
 
   async resource(apiVersion: string, kind: string): Promise<ResourceInfo | undefined> {
     try {
-      const r = await this.api.discover(apiVersion, kind);
+      const r = await withTimeout(this.api.discover(apiVersion, kind), this.timeoutMs, `discovering ${kind} (${apiVersion})`);
       return r ? { plural: r.name, namespaced: r.namespaced } : undefined;
     } catch (err) {
       // an API group that is not served (yet) is an unknown kind, not an outage
@@ -137,7 +139,7 @@ export class Cluster {
     const url = new URL(path, this.server.endsWith('/') ? this.server : `${this.server}/`);
     // Always a Content-Length: a chunked body leaves the API server's side of a kept-alive connection unusable.
     const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
-    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...(contentType ? { 'content-type': contentType } : {}), ...length }, timeout: 30_000 };
+    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...(contentType ? { 'content-type': contentType } : {}), ...length }, timeout: this.timeoutMs };
     await this.kubeConfig.applyToHTTPSOptions(opts);
     opts.agent = this.agentFor(opts, url.protocol === 'https:');
     const prefix = new URL(this.server).pathname.replace(/\/+$/, '');
@@ -153,7 +155,7 @@ export class Cluster {
           });
           res.on('error', reject);
         });
-        req.on('timeout', () => req.destroy(new Error('timed out after 30 s')));
+        req.on('timeout', () => req.destroy(new Error(`timed out after ${Math.round(this.timeoutMs / 1000)} s`)));
         req.on('error', reject);
         req.end(body);
       });
@@ -162,6 +164,16 @@ export class Cluster {
       throw apiError(err, what);
     }
   }
+}
+
+/** Discovery goes through the library, which sets no timeout of its own: a hung API server must not hold it forever. */
+function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_resolve, reject) => {
+    timer = setTimeout(() => reject(new AirlockError('KUBE_UNREACHABLE', `${what}: no answer within ${Math.round(ms / 1000)} s`)), ms);
+    timer.unref();
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
 }
 
 function describe(o: KubeObject): string {

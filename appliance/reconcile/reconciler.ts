@@ -1,121 +1,120 @@
 /**
- * Keeps the cluster at the bundles in force, the way Argo CD's automated sync (prune + self-heal) and Flux's
- * Kustomization do: a sync after every applied import (and at start), then a check every `interval` (with
- * jitter) that reads every object back, reports drift with a diff and, with self-heal, re-applies what drifted.
- * A check in which nothing drifted sends no write. API failures are retried with backoff; status says Degraded
- * with the reason meanwhile, and the process never falls over for it.
+ * Keeps every placement — each channel in force on each cluster of the site — at its bundle, the way Argo CD's
+ * automated sync (prune + self-heal) and Flux's Kustomization do. Each placement has its own loop
+ * (placement.ts); this class makes the loops (one per channel × reconciled cluster, as channels come into force),
+ * hands imports to them, and reports their status, per placement and summed up per channel.
  */
-import { errorMessage, isAirlockError } from '../../src/errors.js';
+import type { ClusterApi } from '../../src/kube/cluster-api.js';
 import type { DesiredObject } from '../../src/kube/desired.js';
-import { type Health, worstHealth } from '../../src/kube/health.js';
+import { worstHealth } from '../../src/kube/health.js';
 import { formatReference, parseReference } from '../../src/reference.js';
 import type { ApplianceContext } from '../context.js';
 import { bundleObjects } from './bundle-objects.js';
-import type { Cluster } from './cluster.js';
-import { type ObjectStatus, checkChannel, heal, syncChannel } from './sync.js';
+import { PlacementLoop, type PlacementStatus, placementId } from './placement.js';
+import type { ObjectStatus } from './sync.js';
+
+export interface ReconcileCluster {
+  name: string;
+  api: ClusterApi;
+  labels: Record<string, string>;
+  values: Record<string, string>;
+  /** `none`: listed, never written to. */
+  reconcile: 'airlock' | 'none';
+}
 
 export interface ReconcileOptions {
-  cluster: Cluster;
+  /** The site's name: it goes into every object's ownership labels. */
+  site: string;
+  clusters: ReconcileCluster[];
   /** host:port images are pulled from on site (the appliance itself, or --registry's host). */
   registryHost: string;
   intervalMs: number;
   selfHeal: boolean;
   forceConflicts: boolean;
+  waveTimeoutMs?: number;
+  healthPollMs?: number;
+  /** [0, 1) for jitter (Math.random by default). */
+  random?: () => number;
+  onSync?: (p: PlacementStatus, ms: number) => void;
 }
 
+/** A channel summed up over its placements (the shape of status before placements). */
 export interface ChannelReconcile {
   channel: string;
   rootDigest: string;
   sync: 'Synced' | 'OutOfSync' | 'Unknown';
   health: 'Healthy' | 'Progressing' | 'Degraded' | 'Unknown';
-  /** Why health is Degraded or sync Unknown, when it is the sync or the API server that failed. */
   reason?: string;
   drifted: number;
   objects: ObjectStatus[];
-  lastSync?: { at: string; ok: boolean; applied: number; pruned: string[]; error?: string };
+  lastSync?: PlacementStatus['lastSync'];
   checkedAt?: string;
 }
 
 export class Reconciler {
-  private readonly channels = new Map<string, ChannelReconcile>();
-  private timer: NodeJS.Timeout | undefined;
-  private running: Promise<void> = Promise.resolve();
-  private failures = 0;
+  private readonly loops = new Map<string, PlacementLoop>();
   private stopped = false;
+  /** The first reconciled cluster (what `--kubeconfig` gives); kept for callers that know one cluster. */
+  readonly opts: ReconcileOptions & { cluster: ClusterApi };
 
   constructor(
     private readonly ctx: ApplianceContext,
-    readonly opts: ReconcileOptions,
-  ) {}
-
-  status(channel: string): ChannelReconcile | undefined {
-    return this.channels.get(channel);
+    opts: ReconcileOptions,
+  ) {
+    const first = opts.clusters.find((c) => c.reconcile === 'airlock') ?? opts.clusters[0];
+    if (!first) throw new Error('a reconciler needs a cluster');
+    this.opts = { ...opts, cluster: first.api };
   }
 
-  all(): ChannelReconcile[] {
-    return [...this.channels.values()];
+  /** The cluster that takes over the inventory a data directory kept before placements: `local`, or the only one. */
+  private legacyCluster(): string | undefined {
+    const reconciled = this.opts.clusters.filter((c) => c.reconcile === 'airlock');
+    return reconciled.find((c) => c.name === 'local')?.name ?? (reconciled.length === 1 ? reconciled[0]?.name : undefined);
   }
 
-  /** Syncs every channel in force now, then keeps checking. */
-  start(): void {
-    this.enqueue(() => this.syncAll());
+  /** One loop per channel in force × reconciled cluster; new channels get theirs when they first come into force. */
+  private ensureLoops(): PlacementLoop[] {
+    const made: PlacementLoop[] = [];
+    if (this.stopped) return made;
+    const legacy = this.legacyCluster();
+    for (const c of this.ctx.state.status()) {
+      for (const cluster of this.opts.clusters) {
+        if (cluster.reconcile !== 'airlock') continue;
+        const id = placementId(c.channel, cluster.name);
+        if (this.loops.has(id)) continue;
+        const loop = new PlacementLoop(c.channel, { name: cluster.name, api: cluster.api, legacy: cluster.name === legacy }, this.deps());
+        this.loops.set(id, loop);
+        made.push(loop);
+      }
+    }
+    return made;
   }
 
-  /**
-   * After an import: sync the channel to its new bundle (queued behind any pass already running, which may have
-   * synced it already: then there is nothing to do).
-   */
-  requestSync(channel: string): Promise<void> {
-    return this.enqueue(async () => {
-      const known = this.channels.get(channel);
-      if (known?.lastSync?.ok && known.rootDigest === this.ctx.state.lastAccepted(channel)?.rootDigest) return;
-      await this.syncOne(channel);
-    });
+  private deps() {
+    const { ctx, opts } = this;
+    return {
+      site: opts.site,
+      rootInForce: (channel: string) => ctx.state.lastAccepted(channel)?.rootDigest,
+      load: (channel: string, cluster: string, root: string) => this.load(channel, cluster, root),
+      inventory: (id: string) => ctx.state.inventory(id),
+      setInventory: (id: string, entries: Parameters<ApplianceContext['state']['setInventory']>[1]) => ctx.state.setInventory(id, entries),
+      audit: (action: string, detail: Record<string, unknown>) => ctx.state.audit('system', action, detail, ctx.now()),
+      log: ctx.log,
+      now: ctx.now,
+      random: opts.random ?? Math.random,
+      intervalMs: opts.intervalMs,
+      selfHeal: opts.selfHeal,
+      forceConflicts: opts.forceConflicts,
+      ...(opts.waveTimeoutMs ? { waveTimeoutMs: opts.waveTimeoutMs } : {}),
+      ...(opts.healthPollMs ? { healthPollMs: opts.healthPollMs } : {}),
+      ...(opts.onSync ? { onSync: opts.onSync } : {}),
+    };
   }
 
-  /** Runs a check pass now (tests; the loop runs them on its own). */
-  checkNow(): Promise<void> {
-    return this.enqueue(() => this.checkAll());
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    if (this.timer) clearTimeout(this.timer);
-    await this.running;
-    this.opts.cluster.close();
-  }
-
-  private enqueue(work: () => Promise<void>): Promise<void> {
-    const next = this.running.then(work).catch((err: unknown) => this.ctx.log.error('reconcile pass failed', { message: errorMessage(err) }));
-    this.running = next;
-    return next;
-  }
-
-  private schedule(): void {
-    if (this.stopped) return;
-    if (this.timer) clearTimeout(this.timer);
-    // Backoff after failures (1 s, 2 s, 4 s … up to the interval); jitter of ±10% so sites do not beat in step.
-    const base = this.failures ? Math.min(this.opts.intervalMs, 1000 * 2 ** (this.failures - 1)) : this.opts.intervalMs;
-    const delay = Math.round(base * (0.9 + Math.random() * 0.2));
-    this.timer = setTimeout(() => void this.enqueue(() => this.checkAll()), delay);
-    this.timer.unref();
-  }
-
-  private async syncAll(): Promise<void> {
-    for (const c of this.ctx.state.status()) await this.syncOne(c.channel, false);
-    this.schedule();
-  }
-
-  /** Each channel's desired objects with the root they came from: a bundle's objects never change, so passes do not re-read them. */
-  private readonly desiredCache = new Map<string, { rootDigest: string; objects: DesiredObject[] }>();
-
-  private async desired(channel: string): Promise<{ rootDigest: string; objects: DesiredObject[] } | undefined> {
-    const inForce = this.ctx.state.status().find((c) => c.channel === channel);
-    if (!inForce) return undefined;
-    const cached = this.desiredCache.get(channel);
-    if (cached?.rootDigest === inForce.rootDigest) return cached;
+  private async load(channel: string, cluster: string, rootDigest: string): Promise<DesiredObject[]> {
+    const inForce = this.ctx.state.status().find((c) => c.channel === channel && c.rootDigest === rootDigest);
     const held = new Map<string, string>();
-    for (const image of inForce.summary.images) {
+    for (const image of inForce?.summary.images ?? []) {
       try {
         const ref = parseReference(image.ref);
         held.set(formatReference({ registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}) }), image.digest);
@@ -123,83 +122,68 @@ export class Reconciler {
         // an image the bundle names oddly is served under no tag; nothing to pin
       }
     }
-    const objects = await bundleObjects(this.ctx.cas, this.ctx.mirror, inForce.rootDigest, { channel, rootDigest: inForce.rootDigest, rules: { registry: this.opts.registryHost, held } });
-    const want = { rootDigest: inForce.rootDigest, objects };
-    this.desiredCache.set(channel, want);
-    return want;
+    return bundleObjects(this.ctx.cas, this.ctx.mirror, rootDigest, { channel, rootDigest, rules: { registry: this.opts.registryHost, held }, placement: { site: this.opts.site, cluster } });
   }
 
-  private async syncOne(channel: string, reschedule = true): Promise<void> {
-    const at = this.ctx.now().toISOString();
-    const current = this.channels.get(channel);
-    try {
-      const want = await this.desired(channel);
-      if (!want) return;
-      const outcome = await syncChannel(this.opts.cluster, want.objects, this.ctx.state.inventory(channel), { channel, forceConflicts: this.opts.forceConflicts });
-      this.ctx.state.setInventory(channel, outcome.inventory);
-      this.ctx.state.audit('system', 'cluster.synced', { channel, root: want.rootDigest, applied: outcome.applied.length, pruned: outcome.pruned }, this.ctx.now());
-      this.ctx.log.info('cluster synced', { channel, applied: outcome.applied.length, pruned: outcome.pruned });
-      const lastSync = { at, ok: true, applied: outcome.applied.length, pruned: outcome.pruned };
-      await this.checkOne(channel, want, lastSync);
-      this.failures = 0;
-    } catch (err) {
-      this.failures++;
-      const message = errorMessage(err);
-      this.ctx.log.warn('cluster sync failed', { channel, code: isAirlockError(err) ? err.code : 'INTERNAL', message });
-      this.channels.set(channel, {
-        ...(current ?? { channel, rootDigest: '', drifted: 0, objects: [] }),
-        sync: current?.sync === 'Synced' && current.rootDigest === this.ctx.state.lastAccepted(channel)?.rootDigest ? 'Synced' : 'OutOfSync',
-        health: 'Degraded',
-        reason: message,
-        lastSync: { at, ok: false, applied: 0, pruned: [], error: message },
-      });
-    }
-    if (reschedule) this.schedule();
+  /** Every placement's status, by cluster then channel. */
+  placements(): PlacementStatus[] {
+    return [...this.loops.values()].map((l) => l.status()).sort((a, b) => a.cluster.localeCompare(b.cluster) || a.channel.localeCompare(b.channel));
   }
 
-  private async checkAll(): Promise<void> {
-    for (const c of this.ctx.state.status()) {
-      const known = this.channels.get(c.channel);
-      try {
-        // A channel whose last sync failed (or never ran) is synced again rather than only checked.
-        if (!known?.lastSync?.ok || known.rootDigest !== c.rootDigest) {
-          await this.syncOne(c.channel, false);
-          continue;
-        }
-        const want = await this.desired(c.channel);
-        if (!want) continue;
-        await this.checkOne(c.channel, want, known.lastSync);
-        this.failures = 0;
-      } catch (err) {
-        this.failures++;
-        const message = errorMessage(err);
-        this.ctx.log.warn('cluster check failed', { channel: c.channel, message });
-        this.channels.set(c.channel, { ...(known ?? { channel: c.channel, rootDigest: c.rootDigest, sync: 'Unknown', drifted: 0, objects: [] }), health: 'Degraded', reason: message });
-      }
-    }
-    this.schedule();
-  }
-
-  private async checkOne(channel: string, want: { rootDigest: string; objects: DesiredObject[] }, lastSync: ChannelReconcile['lastSync']): Promise<void> {
-    let objects = await checkChannel(this.opts.cluster, want.objects);
-    const drifted = objects.filter((o) => o.sync !== 'Synced');
-    for (const o of drifted) this.ctx.log.warn('drift', { channel, object: `${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}`, sync: o.sync, diff: o.diff ?? null });
-    if (drifted.length && this.opts.selfHeal) {
-      const healed = await heal(this.opts.cluster, want.objects, new Set(drifted.map((o) => o.key)));
-      this.ctx.state.audit('system', 'cluster.healed', { channel, objects: healed }, this.ctx.now());
-      this.ctx.log.info('self-heal re-applied drifted objects', { channel, objects: healed });
-      objects = await checkChannel(this.opts.cluster, want.objects);
-    }
-    const still = objects.filter((o) => o.sync !== 'Synced').length;
-    this.channels.set(channel, {
+  /** A channel summed up over its placements: the worst sync and health, drift added up, reasons by cluster. */
+  status(channel: string): ChannelReconcile | undefined {
+    const mine = this.placements().filter((p) => p.channel === channel && p.lastSync);
+    if (!mine.length) return undefined;
+    if (mine.length === 1) return mine[0];
+    const roots = new Set(mine.map((p) => p.rootDigest));
+    const reasons = mine.filter((p) => p.reason).map((p) => `${p.cluster}: ${p.reason}`);
+    const syncs = mine.map((p) => p.sync);
+    const healths = mine.map((p) => p.health);
+    return {
       channel,
-      rootDigest: want.rootDigest,
-      sync: still ? 'OutOfSync' : 'Synced',
-      health: worstHealth(objects.map((o) => o.health as Health)),
-      drifted: still,
-      objects,
-      ...(lastSync ? { lastSync } : {}),
-      checkedAt: this.ctx.now().toISOString(),
-    });
+      rootDigest: roots.size === 1 ? (mine[0]?.rootDigest ?? '') : '',
+      sync: syncs.every((s) => s === 'Synced') ? 'Synced' : syncs.includes('OutOfSync') ? 'OutOfSync' : 'Unknown',
+      health: healths.includes('Unknown') && !healths.includes('Degraded') ? 'Unknown' : worstHealth(healths.filter((h) => h !== 'Unknown')),
+      ...(reasons.length ? { reason: reasons.join('; ') } : {}),
+      drifted: mine.reduce((n, p) => n + p.drifted, 0),
+      objects: mine.flatMap((p) => p.objects),
+      ...(mine[0]?.lastSync ? { lastSync: mine[0].lastSync } : {}),
+    };
+  }
+
+  /** Channels summed up (the view before placements). */
+  all(): ChannelReconcile[] {
+    const channels = [...new Set(this.placements().map((p) => p.channel))];
+    return channels.map((c) => this.status(c)).filter((c): c is ChannelReconcile => c !== undefined);
+  }
+
+  /** Starts a loop for every placement: each syncs now, then keeps checking. */
+  start(): void {
+    for (const loop of this.ensureLoops()) void loop.start();
+  }
+
+  /** After an import of `channel`: each of its placements syncs to the new bundle (each in its own loop). */
+  requestSync(channel: string): Promise<void> {
+    for (const loop of this.ensureLoops()) if (loop.channel !== channel) void loop.start();
+    return Promise.all([...this.loops.values()].filter((l) => l.channel === channel).map((l) => l.requestSync())).then(() => undefined);
+  }
+
+  /** A pass of every placement now, side by side (tests; the loops run them on their own). */
+  checkNow(): Promise<void> {
+    this.start();
+    return Promise.all([...this.loops.values()].map((l) => l.passNow())).then(() => undefined);
+  }
+
+  loop(channel: string, cluster: string): PlacementLoop | undefined {
+    return this.loops.get(placementId(channel, cluster));
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await Promise.all([...this.loops.values()].map(async (l) => {
+      const stopping = l.stop();
+      await Promise.race([stopping, new Promise((r) => setTimeout(r, 5000).unref())]);
+    }));
+    for (const c of this.opts.clusters) c.api.close();
   }
 }

@@ -6,13 +6,13 @@
  * write at all.
  */
 import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
-import { type DesiredObject, OWNER_LABEL, describeObject, groupOf, objectKey } from '../../src/kube/desired.js';
+import type { ClusterApi, LiveObject } from '../../src/kube/cluster-api.js';
+import { type DesiredObject, OWNER_LABEL, describeObject, groupOf, objectKey, ownedBy } from '../../src/kube/desired.js';
 import { type FieldDrift, driftOf, renderDrift } from '../../src/kube/diff.js';
 import { type Health, healthOf } from '../../src/kube/health.js';
 import { applyOrder, pruneOrder } from '../../src/kube/order.js';
 import type { KubeObject } from '../../src/manifests/documents.js';
 import { limiter } from '../../src/copy.js';
-import type { Cluster, LiveObject } from './cluster.js';
 
 /** Requests in flight at once within one step of the order (same rank, wave and kind). */
 const CONCURRENCY = 8;
@@ -55,6 +55,12 @@ export interface SyncOutcome {
 
 export interface SyncOptions {
   channel: string;
+  /** The site and cluster of the placement: prune deletes only objects labelled with them (see ownedBy). */
+  placement?: { site: string; cluster: string };
+  /** How long the objects of one wave may take to be Healthy before the sync fails (default 5 minutes). */
+  waveTimeoutMs?: number;
+  /** How often health is read while a wave is waited for (default 1 s). */
+  healthPollMs?: number;
   /** Take over fields another field manager owns instead of reporting the conflict. */
   forceConflicts?: boolean;
   /** How long to wait for a new CRD to be Established. */
@@ -62,7 +68,7 @@ export interface SyncOptions {
 }
 
 /** Where each desired object lives, resolved by discovery; objects of CRDs in the same set resolve after those. */
-async function resolve(cluster: Cluster, desired: DesiredObject[]): Promise<{ objects: DesiredObject[]; deferred: DesiredObject[] }> {
+async function resolve(cluster: ClusterApi, desired: DesiredObject[]): Promise<{ objects: DesiredObject[]; deferred: DesiredObject[] }> {
   const problems: string[] = [];
   const crds = desired.filter((d) => d.object.kind === 'CustomResourceDefinition');
   const fromBundleCrd = (o: KubeObject) =>
@@ -111,7 +117,7 @@ function entryOf(d: DesiredObject): InventoryEntry {
   return { key: d.key, apiVersion: d.object.apiVersion ?? '', kind: d.object.kind ?? '', ...(m.namespace ? { namespace: m.namespace } : {}), name: m.name ?? '' };
 }
 
-export async function syncChannel(cluster: Cluster, desired: DesiredObject[], previous: InventoryEntry[], opts: SyncOptions): Promise<SyncOutcome> {
+export async function syncChannel(cluster: ClusterApi, desired: DesiredObject[], previous: InventoryEntry[], opts: SyncOptions): Promise<SyncOutcome> {
   const { objects, deferred } = await resolve(cluster, desired);
   const ordered = applyOrder(objects);
   const force = opts.forceConflicts === true;
@@ -137,27 +143,42 @@ export async function syncChannel(cluster: Cluster, desired: DesiredObject[], pr
     throw new AirlockError(conflict ? 'KUBE_CONFLICT' : 'KUBE_INVALID', `the server-side dry run failed, nothing was changed: ${failures.join('; ')}${conflict && !force ? ' (another field manager owns these fields; --force-conflicts takes them over)' : ''}`);
   }
 
-  const applied = await inSteps(ordered, async (d) => {
+  // Namespaces and CRDs first (CRDs waited for until Established), then custom resources of those CRDs can be
+  // placed, then everything else wave by wave: a wave starts only when every object of the one before is Healthy.
+  const first = ordered.filter((d) => d.object.kind === 'Namespace' || d.object.kind === 'CustomResourceDefinition');
+  const applied: string[] = [];
+  const done: DesiredObject[] = [];
+  const apply = async (d: DesiredObject) => {
     await cluster.apply(d.object, { force });
+    applied.push(d.key);
+    done.push(d);
     return d.key;
-  });
-  const crdsApplied = ordered.filter((d) => d.object.kind === 'CustomResourceDefinition');
-  if (crdsApplied.length) await waitEstablished(cluster, crdsApplied, opts.crdTimeoutMs ?? 30_000);
+  };
+  const failed = (err: unknown): never => {
+    const keys = new Set(applied);
+    throw new SyncFailure(err, [...previous.filter((e) => !keys.has(e.key)), ...done.map(entryOf)]);
+  };
+  await inSteps(first, apply).catch(failed);
+  const crdsApplied = first.filter((d) => d.object.kind === 'CustomResourceDefinition');
+  if (crdsApplied.length) await waitEstablished(cluster, crdsApplied, opts.crdTimeoutMs ?? 30_000).catch(failed);
   const late: DesiredObject[] = [];
   for (const d of deferred) {
     cluster.forget(d.object.apiVersion ?? '');
-    const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '');
-    if (!info) throw new AirlockError('KUBE_INVALID', `${d.origin}: ${describeObject(d.object)}: kind ${d.object.kind} is still unknown after its CustomResourceDefinition was established`);
-    late.push(placeObject(d, info.namespaced));
+    const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '').catch(failed);
+    if (!info) failed(new AirlockError('KUBE_INVALID', `${d.origin}: ${describeObject(d.object)}: kind ${d.object.kind} is still unknown after its CustomResourceDefinition was established`));
+    else late.push(placeObject(d, info.namespaced));
   }
-  applied.push(
-    ...(await inSteps(applyOrder(late), async (d) => {
-      await cluster.apply(d.object, { force });
-      return d.key;
-    })),
-  );
+  const rest = applyOrder([...ordered.filter((d) => !first.includes(d)), ...late]);
+  const waves = [...new Set(rest.map((d) => d.wave))];
+  for (const [i, wave] of waves.entries()) {
+    const members = rest.filter((d) => d.wave === wave);
+    await inSteps(members, apply).catch(failed);
+    if (i < waves.length - 1) await waitHealthy(cluster, wave, members, opts).catch(failed);
+  }
 
   const all = [...ordered, ...late];
+  const isOurs = (labels: Record<string, string> | undefined) =>
+    opts.placement ? ownedBy(labels, { channel: opts.channel, ...opts.placement }) : labels?.[OWNER_LABEL] === opts.channel;
   const wanted = new Set(all.map((d) => d.key));
   const pruned: string[] = [];
   for (const entry of pruneOrder(previous.filter((e) => !wanted.has(e.key)))) {
@@ -166,15 +187,46 @@ export async function syncChannel(cluster: Cluster, desired: DesiredObject[], pr
       if (isAirlockError(err, 'KUBE_INVALID')) return undefined;
       throw err;
     });
-    // Only what still carries this channel's owner label is airlock's to delete.
-    if (!live || live.metadata?.labels?.[OWNER_LABEL] !== opts.channel) continue;
+    // Only what still carries this placement's marks (or, written before placements, the channel's owner label) is
+    // airlock's to delete.
+    if (!live || !isOurs(live.metadata?.labels)) continue;
     await cluster.delete(ref);
     pruned.push(entry.key);
   }
   return { applied, pruned, inventory: all.map(entryOf) };
 }
 
-async function waitEstablished(cluster: Cluster, crds: DesiredObject[], timeoutMs: number): Promise<void> {
+/** A sync that failed after it wrote: the inventory then holds what it had applied, so prune can find it later. */
+export class SyncFailure extends AirlockError {
+  constructor(
+    err: unknown,
+    readonly inventory: InventoryEntry[],
+  ) {
+    super(isAirlockError(err) ? err.code : 'KUBE_ERROR', errorMessage(err), { cause: err });
+  }
+}
+
+/** Waits until every object of a wave is Healthy; after `waveTimeoutMs`, fails naming those that are not. */
+async function waitHealthy(cluster: ClusterApi, wave: number, members: DesiredObject[], opts: SyncOptions): Promise<void> {
+  const timeoutMs = opts.waveTimeoutMs ?? 300_000;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const verdicts = await Promise.all(members.map(async (d) => ({ d, h: healthOf(await cluster.get(d.object)) })));
+    const waiting = verdicts.filter((v) => v.h.health !== 'Healthy');
+    if (!waiting.length) return;
+    if (Date.now() >= deadline) {
+      const names = waiting.map((v) => `${describeObject(v.d.object)} (${v.h.health}${v.h.message ? `: ${v.h.message}` : ''})`);
+      throw new AirlockError('KUBE_UNHEALTHY', `wave ${wave} was not Healthy within ${formatMs(timeoutMs)}, so later waves were not applied: ${names.join('; ')}`);
+    }
+    await new Promise((r) => setTimeout(r, Math.min(opts.healthPollMs ?? 1000, Math.max(1, deadline - Date.now()))));
+  }
+}
+
+function formatMs(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)} s` : `${ms} ms`;
+}
+
+async function waitEstablished(cluster: ClusterApi, crds: DesiredObject[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (const crd of crds) {
     for (;;) {
@@ -202,7 +254,7 @@ export interface ObjectStatus {
 }
 
 /** Reads every desired object back (GET only) and compares: drift and health per object. */
-export async function checkChannel(cluster: Cluster, desired: DesiredObject[]): Promise<ObjectStatus[]> {
+export async function checkChannel(cluster: ClusterApi, desired: DesiredObject[]): Promise<ObjectStatus[]> {
   const limit = limiter(CONCURRENCY);
   return Promise.all(
     desired.map((d) =>
@@ -226,7 +278,7 @@ export async function checkChannel(cluster: Cluster, desired: DesiredObject[]): 
 }
 
 /** Re-applies the given objects (self-heal), taking fields back from whoever changed them. */
-export async function heal(cluster: Cluster, desired: DesiredObject[], keys: Set<string>): Promise<string[]> {
+export async function heal(cluster: ClusterApi, desired: DesiredObject[], keys: Set<string>): Promise<string[]> {
   const healed: string[] = [];
   for (const d of applyOrder(desired)) {
     const info = await cluster.resource(d.object.apiVersion ?? '', d.object.kind ?? '');

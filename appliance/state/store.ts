@@ -224,6 +224,11 @@ export class StateStore {
     return row ? { digest: row.digest, mediaType: row.media_type, size: row.size } : undefined;
   }
 
+  /** The channel whose bundle holds `repository:tag` now (tags belong to one channel: docs/adr/014). */
+  tagOwner(repository: string, tag: string): string | undefined {
+    return (this.db.prepare('SELECT channel FROM tags WHERE repository = ? AND tag = ?').get(repository, tag) as { channel: string } | undefined)?.channel;
+  }
+
   tagsOfChannel(channel: string): TagRecord[] {
     const rows = this.db.prepare('SELECT repository, tag, digest, media_type, size FROM tags WHERE channel = ? ORDER BY repository, tag').all(channel) as {
       repository: string; tag: string; digest: string; media_type: string; size: number;

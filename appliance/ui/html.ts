@@ -104,9 +104,9 @@ export function exact(at: Date): string {
  */
 export type Cell = Html | string | number | null | undefined;
 
-export function rows(headers: string[], body: Cell[][], opts: { id?: string; empty?: string } = {}): Html {
+export function rows(headers: string[], body: Cell[][], opts: { id?: string; empty?: string; className?: string } = {}): Html {
   if (!body.length && opts.empty) return html`<p class="card muted"${opts.id ? new Html(` id="${escape(opts.id)}"`) : ''}>${opts.empty}</p>`;
-  return html`<table class="rows"${opts.id ? new Html(` id="${escape(opts.id)}"`) : ''}><thead><tr>${headers.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead><tbody>${body.map(
+  return html`<table class="rows${opts.className ? ` ${opts.className}` : ''}"${opts.id ? new Html(` id="${escape(opts.id)}"`) : ''}><thead><tr>${headers.map((h) => html`<th scope="col">${h}</th>`)}</tr></thead><tbody>${body.map(
     (cells) => html`<tr>${cells.map((c, i) => (headers[i] ? html`<td data-label="${headers[i]}">${c}</td>` : html`<td class="actions">${c}</td>`))}</tr>`,
   )}</tbody></table>`;
 }

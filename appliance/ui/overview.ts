@@ -11,6 +11,7 @@ import { channelStatus } from '../status.js';
 import { type Expiry, diskLevel, expiry, sentence } from './format.js';
 import { type Html, badge, digest, facts, html, notice, when } from './html.js';
 import { importRows } from './imports.js';
+import { placementsTable } from './cluster-page.js';
 
 export interface OverviewData {
   lastImport: ImportRecord | undefined;
@@ -75,5 +76,6 @@ export function overview(ctx: ApplianceContext, data: OverviewData): Html {
     ['Trust root', html`<span class="${trust.level}" id="trust-countdown">version ${ctx.trust.version}, ${trust.text.replace(/^the trust root /, '')}</span>`],
   ])}</section>`;
   return html`${notices}${channels.length ? html`<div class="cards">${cards}${site}</div>` : html`<p class="card">No bundle imported yet. <a href="/ui/import">Import one</a>.</p>${site}`}
+    ${placementsTable(ctx)}
     <h2>Last import</h2>${last ? importRows([last], now) : html`<p class="muted">none</p>`}`;
 }

@@ -7,9 +7,10 @@ import { join, relative } from 'node:path';
 import { PARTS_INDEX_SUFFIX } from '../../src/bundle/parts.js';
 import type { ApplianceContext } from '../context.js';
 import { type Expiry, sentence } from './format.js';
-import { type Html, at, badge, digest, html, notice, rows, when } from './html.js';
+import { type Html, at, digest, html, notice, rows, when } from './html.js';
 import { importRows } from './imports.js';
 import { trustExpiry } from './overview.js';
+import { clusterPage } from './cluster-page.js';
 
 export async function importPage(media: string | undefined, trustRoot: Expiry): Promise<Html> {
   const files = media ? await bundlesUnder(media) : [];
@@ -67,22 +68,8 @@ export function history(ctx: ApplianceContext, canApply: boolean, csrf: string, 
     <h2>Every import</h2>${pager('/ui/history', 'Import history pages', n, skip, shown.length, imports.length > skip + HISTORY_PAGE)}${importRows(shown, now, n > 1 ? 'No older imports.' : 'No import yet.')}`;
 }
 
-export function cluster(ctx: ApplianceContext): Html {
-  if (!ctx.reconciler) return html`<p class="card muted">${ctx.reconcileDisabled ?? 'The cluster is not reconciled.'}</p>`;
-  const channels = ctx.reconciler.all();
-  if (!channels.length) return html`<p class="card muted">Nothing synced yet.</p>`;
-  return html`${channels.map(
-    (c) => html`<h2>Channel ${c.channel} ${badge(c.sync, 'Sync')} ${badge(c.health, 'Health')}</h2>${c.reason ? html`<p class="error">${c.reason}</p>` : ''}
-      ${rows(
-        ['Object', 'Sync', 'Health', 'From'],
-        c.objects.map((o) => [
-          html`${o.kind} ${o.namespace ? `${o.namespace}/` : ''}${o.name}${o.diff ? html`<pre class="diff">${o.diff}</pre>` : ''}`,
-          badge(o.sync),
-          html`${badge(o.health)}${o.healthMessage ? html`<div class="muted">${o.healthMessage}</div>` : ''}`,
-          html`<span class="mono">${o.origin}</span>`,
-        ]),
-      )}`,
-  )}`;
+export function cluster(ctx: ApplianceContext, name?: string): Html {
+  return clusterPage(ctx, name);
 }
 
 export function registry(ctx: ApplianceContext, host: string): Html {

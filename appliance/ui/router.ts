@@ -151,7 +151,7 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   view('/', 'Overview', async () => overview(ctx, await overviewData(ctx)));
   view('/import', 'Import', () => pages.importPage(media, trustExpiry(ctx)));
   view('/history', 'History', (req, c) => pages.history(ctx, hasRole(c, 'operator'), c.csrf ?? '', Number(req.query.page ?? 1)));
-  view('/cluster', 'Cluster', () => pages.cluster(ctx));
+  view('/cluster', 'Cluster', (req) => pages.cluster(ctx, typeof req.query.name === 'string' ? req.query.name : undefined));
   view('/registry', 'Registry', () => pages.registry(ctx, registryHost()));
   view('/trust', 'Trust', () => pages.trust(ctx));
   view('/audit', 'Audit log', (req) => pages.audit(ctx, Number(req.query.page ?? 1)));

@@ -10,6 +10,29 @@ import { type RewriteRules, rewriteObject } from './rewrite.js';
 export const OWNER_LABEL = 'airlock.dev/owner';
 export const ROOT_ANNOTATION = 'airlock.dev/bundle-root';
 export const WAVE_ANNOTATION = 'airlock.dev/sync-wave';
+/** With the owner label, these name the placement an object belongs to (site, channel, cluster). */
+export const SITE_LABEL = 'airlock.dev/site';
+export const CLUSTER_LABEL = 'airlock.dev/cluster';
+
+/** Which placement applied an object: its channel, and the site and cluster it was applied for. */
+export interface PlacementMark {
+  channel: string;
+  site: string;
+  cluster: string;
+}
+
+/**
+ * Whether a live object belongs to this placement and prune may delete it: its labels name this channel, site and
+ * cluster. An object with the channel's owner label and no site and cluster labels was written by a release before
+ * placements: it is adopted (the caller only asks about objects in the placement's own inventory).
+ */
+export function ownedBy(labels: Record<string, string> | undefined, mark: PlacementMark): boolean {
+  if (labels?.[OWNER_LABEL] !== mark.channel) return false;
+  const site = labels[SITE_LABEL];
+  const cluster = labels[CLUSTER_LABEL];
+  if (site === undefined && cluster === undefined) return true;
+  return site === mark.site && cluster === mark.cluster;
+}
 
 export interface DesiredObject {
   /** `group/Kind/namespace/name` (namespace empty for cluster-scoped or not yet known). */
@@ -24,6 +47,8 @@ export interface DesiredOptions {
   channel: string;
   rootDigest: string;
   rules: RewriteRules;
+  /** The site and cluster the objects are for: labelled on every object, with the owner label. */
+  placement?: { site: string; cluster: string };
 }
 
 export function groupOf(apiVersion: string): string {
@@ -71,7 +96,11 @@ export function desiredObjects(documents: ManifestDocument[], opts: DesiredOptio
     seen.set(key, origin);
     const object = rewriteObject(o, opts.rules);
     const metadata = { ...(object.metadata ?? {}) };
-    metadata.labels = { ...(metadata.labels ?? {}), [OWNER_LABEL]: opts.channel };
+    metadata.labels = {
+      ...(metadata.labels ?? {}),
+      [OWNER_LABEL]: opts.channel,
+      ...(opts.placement ? { [SITE_LABEL]: opts.placement.site, [CLUSTER_LABEL]: opts.placement.cluster } : {}),
+    };
     metadata.annotations = { ...(metadata.annotations ?? {}), [ROOT_ANNOTATION]: opts.rootDigest };
     out.push({ key, object: { ...object, metadata }, origin, wave });
   }

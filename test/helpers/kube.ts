@@ -22,6 +22,10 @@ export interface TestCluster {
   dir: string;
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
+  /** Freezes the API server (SIGSTOP): connections stay open and nothing answers, as with a hung server. */
+  pauseApiServer(): void;
+  /** Thaws it (SIGCONT). */
+  resumeApiServer(): void;
   /** Runs the cluster's own kubectl-free checks through the API with the admin token. */
   request(path: string, init?: RequestInit): Promise<Response>;
   stop(): Promise<void>;
@@ -140,7 +144,15 @@ export async function startCluster(): Promise<TestCluster> {
       await new Promise((r) => setTimeout(r, 200));
     }
   };
-  await startApiServer();
+  try {
+    await startApiServer();
+  } catch (err) {
+    // A server that never got ready (a loaded machine): stop what was started, leave no etcd behind.
+    await stopChild(api?.child);
+    await stopChild(etcd.child);
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
 
   const cm = spawnLogged(join(bin, 'kube-controller-manager'), [
     `--kubeconfig=${kubeconfig}`, `--authentication-kubeconfig=${kubeconfig}`, `--authorization-kubeconfig=${kubeconfig}`,
@@ -157,6 +169,8 @@ export async function startCluster(): Promise<TestCluster> {
     dir,
     request,
     stopApiServer: () => stopChild(api?.child),
+    pauseApiServer: () => void api?.child.kill('SIGSTOP'),
+    resumeApiServer: () => void api?.child.kill('SIGCONT'),
     startApiServer,
     async stop() {
       await stopChild(cm.child);
