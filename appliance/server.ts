@@ -3,7 +3,7 @@
  * (API, embedded registry, Git smart HTTP). Start-up completes or abandons whatever a crash interrupted.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -23,6 +23,8 @@ import { hashPassword, passwordProblem } from './http/passwords.js';
 import { uiRouter } from './ui/router.js';
 import { AirlockError } from '../src/errors.js';
 import { ImportManager } from './import/manager.js';
+import { DEFAULT_KEEP, collectGarbage, gcFields } from './gc/collect.js';
+import { gcRouter } from './gc/route.js';
 import { finishPublish } from './import/pipeline.js';
 import { Cluster } from './reconcile/cluster.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -58,6 +60,8 @@ export interface ApplianceOptions {
   adminPasswordFile?: string;
   /** host:port the cluster pulls images from (default: --registry's host, else this appliance's address). */
   registryHost?: string;
+  /** Releases held per channel for rollback (default 3); older ones are garbage collected after each import. */
+  keep?: number;
   /** Free bytes in the data directory (statfs by default). */
   freeBytes?: (dir: string) => Promise<number>;
 }
@@ -117,6 +121,9 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   if (interrupted.failed.length) log.warn('imports interrupted by a stop were marked failed; the previous bundles stay in force', { ids: interrupted.failed });
   if (interrupted.completed.length) log.info('imports published before a stop were completed', { ids: interrupted.completed });
   await finishPublish(ctx);
+  const leftovers = await cas.ingestLeftovers(); // partial blobs of a receive that was killed
+  for (const f of leftovers) await rm(f.path, { force: true });
+  if (leftovers.length) log.info('removed partial blobs of interrupted imports', { files: leftovers.length, bytes: leftovers.reduce((n, f) => n + f.size, 0) });
 
   const adminTokenPath = join(dataDir, 'admin-token');
   if (state.tokenCount() === 0) {
@@ -128,7 +135,15 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
 
   // Before listening: a bad --admin-password-file stops the start-up with nothing served.
   const setupToken = await firstAccount(ctx, opts.adminPasswordFile);
-  const imports = new ImportManager(ctx, dataDir, opts.freeBytes);
+  const keep = opts.keep ?? DEFAULT_KEEP;
+  const collect = async () => {
+    try {
+      log.info('garbage collected', gcFields(await collectGarbage(ctx, { keep, dryRun: false })));
+    } catch (err) {
+      log.warn('garbage collection failed; it is tried again after the next import', { message: (err as Error).message });
+    }
+  };
+  const imports = new ImportManager(ctx, dataDir, opts.freeBytes, collect);
   const app = express();
   app.disable('x-powered-by');
   app.use((req, res, next) => {
@@ -136,6 +151,7 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
     res.on('finish', () => log.info('request', { method: req.method, path: req.originalUrl.split('?')[0], status: res.statusCode, ms: Date.now() - started }));
     next();
   });
+  app.use('/api/v1/gc', gcRouter({ ctx, imports, keep }));
   app.use('/api/v1', apiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}) }));
   let registryHost = '';
   app.use('/ui', uiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}), secure: Boolean(opts.tls), registryHost: () => registryHost }));

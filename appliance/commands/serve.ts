@@ -13,7 +13,7 @@ export const applianceServe: Command = {
   help: `Usage: airlock appliance serve --data DIR --trust root.json [--listen 127.0.0.1:8080] [--registry URL]
                                [--media DIR] [--channel NAME] [--pull-requires-token]
                                [--tls-cert F --tls-key F] [--kubeconfig FILE] [--interval 60s] [--self-heal]
-                               [--force-conflicts] [--registry-host HOST:PORT]
+                               [--force-conflicts] [--registry-host HOST:PORT] [--keep 3]
 
 Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
@@ -37,6 +37,9 @@ Options:
   --registry-host H:P     where the cluster pulls images from (default: --registry's host, else this address)
   --admin-password-file F the web UI's admin password, read at first start (default: a one-time setup link
                           is printed in the log)
+  --keep N                releases held per channel for rollback (default 3; the bundle in force is always
+                          one). After each applied import, older releases are dropped and blobs, Git objects
+                          and partial uploads no held release needs are removed (also: airlock appliance gc)
 
 Reconciling: after each import, the bundle's manifest sets and Git manifest paths are applied with server-side
 apply (field manager "airlock", label airlock.dev/owner=CHANNEL), after a server-side dry run of the whole set;
@@ -58,6 +61,7 @@ sync and health per channel and object.`,
     'force-conflicts': { type: 'boolean' },
     'registry-host': { type: 'string' },
     'admin-password-file': { type: 'string' },
+    keep: { type: 'string' },
   },
   async run(values, _positionals, ctx) {
     const dataDir = resolve(stringOpt(values, 'data', true));
@@ -76,6 +80,9 @@ sync and health per channel and object.`,
     const intervalMs = parseDuration(intervalText);
     if (intervalMs === undefined || intervalMs < 1000) throw new UsageError(`--interval "${intervalText}" is not a duration of at least 1s, like 60s or 5m`);
     const kubeconfig = stringOpt(values, 'kubeconfig');
+    const keepText = stringOpt(values, 'keep') ?? '3';
+    const keep = Number(keepText);
+    if (!/^\d+$/.test(keepText) || keep < 1) throw new UsageError(`--keep "${keepText}" must be a whole number of releases, at least 1`);
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
@@ -90,6 +97,7 @@ sync and health per channel and object.`,
       ...(kubeconfig ? { kubeconfig: resolve(kubeconfig) } : {}),
       ...(stringOpt(values, 'admin-password-file') ? { adminPasswordFile: resolve(stringOpt(values, 'admin-password-file') ?? '') } : {}),
       intervalMs,
+      keep,
       selfHeal: values['self-heal'] === true,
       forceConflicts: values['force-conflicts'] === true,
       ...(stringOpt(values, 'registry-host') ? { registryHost: stringOpt(values, 'registry-host') } : {}),

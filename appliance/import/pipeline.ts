@@ -14,6 +14,7 @@ import type { Statement } from '../../src/bundle/format.js';
 import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
 import type { ApplianceContext } from '../context.js';
+import { HeldBlobs } from '../gc/held-blobs.js';
 import { type GitSnapshot, gitSnapshotsIn, imagesIn, visibility } from './contents.js';
 
 export interface ImportOutcome {
@@ -36,6 +37,9 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   const { state, cas, now } = ctx;
   let lastProgress = 0;
   const load = ctx.external?.session(cas, (desc, err) => ctx.log.warn('streaming a layer to the registry failed; it is pushed from the store after the import checks out', { id, digest: desc.digest, message: errorMessage(err) }));
+  // Every blob is fsynced with its directory before `verified_blobs` names it, and the `record` transaction comes
+  // after all of them and after the Git pack is durable: the database never vouches for bytes not on disk (ADR 009).
+  const held = new HeldBlobs(cas, state, now, ctx.log);
   const seen = new Map<string, Buffer>();
   let root: Descriptor | undefined;
   let firstRepository: Map<string, string> | undefined;
@@ -63,19 +67,20 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
         },
         onMetadata: (desc, bytes) => {
           seen.set(desc.digest, bytes);
-          return cas.push(desc, Readable.from([bytes]));
+          return held.push(desc, Readable.from([bytes]));
         },
         onBlob: () => ctx.failpoint('mid-receive'), // after the first layer is stored, with the rest still unread
         // With --registry, each layer also streams to the registry as it arrives (the signed root listed its
         // digest before the first blob; the registry checks the digest, and nothing is tagged before `finish`).
         blobSink: load
-          ? load.tee(cas, (desc) => {
+          ? load.tee(held, (desc) => {
               if (!root) return undefined;
               firstRepository ??= layerRepositories(root, seen);
               return firstRepository.get(desc.digest);
             })
-          : cas,
-        isHeld: async (desc) => state.isPublished(desc.digest) && (await cas.exists(desc)),
+          : held,
+        // a delta's base blob counts only when known whole, not merely of the right size
+        isHeld: async (desc) => state.isPublished(desc.digest) && (await held.isSound(desc)),
         onBytes: (position) => {
           if (position - lastProgress >= 4 * 1024 * 1024) {
             lastProgress = position;
