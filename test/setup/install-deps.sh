@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components the tests use, from Debian's packages, when they are missing:
-# docker-registry (CNCF distribution), skopeo, containerd (ctr), git, openssl, GNU time, htpasswd, and Chromium for
+# docker-registry (CNCF distribution), skopeo, containerd (ctr), git, openssl, GNU time, htpasswd, strace, and Chromium for
 # the web UI's browser tests (driven by playwright-core).
 set -euo pipefail
 need=()
@@ -13,6 +13,7 @@ command -v containerd >/dev/null || need+=(containerd)
 [ -x /usr/bin/time ] || need+=(time)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
+command -v strace >/dev/null || need+=(strace)
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
