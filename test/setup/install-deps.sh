@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs the real components the tests use, from Debian's packages, when they are missing:
-# docker-registry (CNCF distribution), skopeo, containerd (ctr), git, openssl, GNU time, htpasswd, strace, and Chromium for
+# docker-registry (CNCF distribution), skopeo, containerd (ctr), git, openssl, GNU time, htpasswd, and Chromium for
 # the web UI's browser tests (driven by playwright-core).
 set -euo pipefail
 need=()
