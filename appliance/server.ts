@@ -128,8 +128,8 @@ export async function startAppliance(opts: ApplianceOptions): Promise<RunningApp
   const adminTokenPath = join(dataDir, 'admin-token');
   if (state.tokenCount() === 0) {
     const token = newToken();
+    await writeFileAtomic(adminTokenPath, `${token}\n`, { mode: 0o600 }); // durable before the database names it
     state.addToken('admin', hashToken(token), 'admin', 'admin', now());
-    await writeFileAtomic(adminTokenPath, `${token}\n`, { mode: 0o600 });
     log.info('first start: wrote an admin API token', { path: adminTokenPath });
   }
 
