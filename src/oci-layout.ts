@@ -176,14 +176,20 @@ export class OciLayoutStore implements Target, Ingester {
     if (digests.length) await fsyncDir(join(this.dir, 'blobs', 'sha256'));
   }
 
-  /** Partial blobs in `ingest/` (left by an import that was killed or failed), with their sizes. */
+  /**
+   * Partial blobs in `ingest/` (left by an import that was killed or failed) and temporary files of an
+   * interrupted `index.json` write, with their sizes.
+   */
   async ingestLeftovers(): Promise<{ path: string; size: number }[]> {
-    const dir = join(this.dir, 'ingest');
     const out: { path: string; size: number }[] = [];
-    for (const name of await readdir(dir).catch(() => [] as string[])) {
-      const info = await stat(join(dir, name)).catch(() => undefined);
-      if (info?.isFile()) out.push({ path: join(dir, name), size: info.size });
-    }
+    const scan = async (dir: string, match: (name: string) => boolean) => {
+      for (const name of (await readdir(dir).catch(() => [] as string[])).filter(match)) {
+        const info = await stat(join(dir, name)).catch(() => undefined);
+        if (info?.isFile()) out.push({ path: join(dir, name), size: info.size });
+      }
+    };
+    await scan(join(this.dir, 'ingest'), () => true);
+    await scan(this.dir, (name) => /^\..+\.tmp-[0-9a-f]{8}$/.test(name));
     return out;
   }
 

@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { airlock, cli } from '../helpers/cli.js';
 import { exec, run } from '../helpers/exec.js';
-import { type Layer, tagLayout, writeImage, writeLayer } from '../helpers/images.js';
+import { type Layer, tagLayout, writeBlob, writeImage, writeLayer } from '../helpers/images.js';
+import { retention } from '../../appliance/gc/collect.js';
 import { type Site, api, importPath, makeSite, spawnAppliance, start, waitImport } from '../helpers/appliance-fixture.js';
 
 const MiB = 1024 * 1024;
@@ -37,8 +38,14 @@ async function blobsDu(): Promise<number> {
   return Number((await run('du', ['-sb', join(dataDir, 'store', 'blobs')])).split('\t')[0]);
 }
 
+/** An uncompressed layer of random bytes (gzip would not shrink it and only costs time). */
+async function randomLayer(): Promise<Layer> {
+  const desc = await writeBlob(site.layout, randomBytes(20 * MiB), 'application/vnd.oci.image.layer.v1.tar');
+  return { desc, diffId: desc.digest };
+}
+
 async function release(sequence: number): Promise<Release> {
-  const layer = await writeLayer(site.layout, randomBytes(20 * MiB));
+  const layer = await randomLayer();
   layerBytes = Math.max(layerBytes, layer.desc.size);
   const image = await writeImage(site.layout, [base, layer]);
   await tagLayout(site.layout, image, `team/rel:v${sequence}`);
@@ -153,7 +160,7 @@ describe('partial ingest files', { timeout: 300_000 }, () => {
     const killedDir = join(site.dir, 'killed');
     const child = await spawnAppliance(site, killedDir);
     const token = await child.token();
-    const layer = await writeLayer(site.layout, randomBytes(20 * MiB));
+    const layer = await randomLayer();
     await tagLayout(site.layout, await writeImage(site.layout, [base, layer]), 'team/rel:killed');
     const file = await site.bundle({ sequence: 1, name: 'killed', images: ['team/rel:killed'] });
     const size = (await stat(file)).size;
@@ -182,5 +189,16 @@ describe('partial ingest files', { timeout: 300_000 }, () => {
     } finally {
       await again.close();
     }
+  });
+});
+
+describe('which releases are held', () => {
+  it('per channel: the bundle in force (even after a rollback) and the newest others, up to --keep', () => {
+    const r = (channel: string, sequence: number, inForce = false) => ({ channel, sequence, rootDigest: `${channel}-${sequence}`, name: 'x', inForce });
+    const releases = [r('stable', 5), r('stable', 4), r('stable', 3), r('stable', 2, true), r('stable', 1), r('edge', 9, true), r('edge', 8)];
+    const held = (keep: number) => retention(releases, keep).kept.map((k) => k.rootDigest).sort();
+    expect(held(3)).toEqual(['edge-8', 'edge-9', 'stable-2', 'stable-4', 'stable-5']);
+    expect(retention(releases, 3).dropped.map((k) => k.rootDigest).sort()).toEqual(['stable-1', 'stable-3']);
+    expect(held(1)).toEqual(['edge-9', 'stable-2']);
   });
 });
