@@ -4,7 +4,7 @@
  * snapshot's commit. History accumulates across bundles. Uses the system's `git`.
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, stat } from 'node:fs/promises';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError } from '../../src/errors.js';
@@ -46,8 +46,9 @@ export class GitMirror {
     }
     if (!this.durable.has(path)) {
       // Git fsyncs objects, packs and refs before renaming them into place (ADR 009); set on old mirrors too.
-      await this.git(['-C', path, 'config', 'core.fsync', 'all'], `configuring mirror ${name}`);
-      await this.git(['-C', path, 'config', 'core.fsyncMethod', 'fsync'], `configuring mirror ${name}`);
+      const config = await readFile(join(path, 'config'), 'utf8').catch(() => '');
+      if (!/^\s*fsync\s*=\s*all\s*$/im.test(config)) await this.git(['-C', path, 'config', 'core.fsync', 'all'], `configuring mirror ${name}`);
+      if (!/^\s*fsyncMethod\s*=\s*fsync\s*$/im.test(config)) await this.git(['-C', path, 'config', 'core.fsyncMethod', 'fsync'], `configuring mirror ${name}`);
       this.durable.add(path);
     }
     return path;
