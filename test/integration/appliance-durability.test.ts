@@ -132,7 +132,7 @@ beforeAll(async () => {
   await site.bundle({ sequence: 1, name: 'b1' });
 });
 
-describe('durable writes, shown with a syscall trace of a real import', () => {
+describe('durable writes, shown with a syscall trace of a real import', { timeout: 300_000 }, () => {
   it('fsyncs every file before it is renamed into the data directory and its directory after', async () => {
     const dataDir = join(site.dir, 'traced');
     const traceFile = join(site.dir, 'trace-1.txt');
@@ -197,7 +197,7 @@ describe('durable writes, shown with a syscall trace of a real import', () => {
   });
 });
 
-describe('a base blob counts as held only once known whole', () => {
+describe('a base blob counts as held only once known whole', { timeout: 300_000 }, () => {
   it('re-hashes a blob of an old data directory before a delta relies on it: a torn one is refused, then restored', async () => {
     const dataDir = join(site.dir, 'torn');
     let app = await start(site, { dataDir });

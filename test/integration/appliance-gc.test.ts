@@ -177,6 +177,11 @@ describe('partial ingest files', { timeout: 300_000 }, () => {
       if (partial === 0) await new Promise((r) => setTimeout(r, 100));
     }
     expect(partial).toBeGreaterThan(MiB);
+    // never a blob of a running import: collection is refused while it runs, its partial file stays
+    const busy = await api<{ error: { code: string } }>(child.url, token, '/api/v1/gc', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(busy.status).toBe(409);
+    expect(busy.body.error.code).toBe('IMPORT_RUNNING');
+    expect((await readdir(ingest)).length).toBeGreaterThan(0);
     child.child.kill('SIGKILL');
     await child.exited;
     expect((await readdir(ingest)).length).toBeGreaterThan(0);
