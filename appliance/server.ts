@@ -3,7 +3,7 @@
  * (API, embedded registry, Git smart HTTP). Start-up completes or abandons whatever a crash interrupted.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm } from 'node:fs/promises';
 import { type IncomingMessage, type RequestListener, type Server, type ServerResponse, createServer as createHttpServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -28,6 +28,8 @@ import { hashPassword, passwordProblem } from './http/passwords.js';
 import { uiRouter } from './ui/router.js';
 import { AirlockError, errorMessage } from '../src/errors.js';
 import { ImportManager } from './import/manager.js';
+import { DEFAULT_KEEP, collectGarbage, gcFields } from './gc/collect.js';
+import { gcRouter } from './gc/route.js';
 import { finishPublish } from './import/pipeline.js';
 import { Cluster } from './reconcile/cluster.js';
 import { Reconciler } from './reconcile/reconciler.js';
@@ -77,6 +79,8 @@ export interface ApplianceOptions {
   adminPasswordFile?: string;
   /** host:port the cluster pulls images from (default: --registry's host, else this appliance's address). */
   registryHost?: string;
+  /** Releases held per channel for rollback (default 3); older ones are garbage collected after each import. */
+  keep?: number;
   /** Free bytes in the data directory (statfs by default). */
   freeBytes?: (dir: string) => Promise<number>;
   /** Header and body timeouts, connections per client (DEFAULT_LIMITS by default). */
@@ -180,18 +184,29 @@ async function startWithServer(
   if (interrupted.failed.length) log.warn('imports interrupted by a stop were marked failed; the previous bundles stay in force', { ids: interrupted.failed });
   if (interrupted.completed.length) log.info('imports published before a stop were completed', { ids: interrupted.completed });
   await finishPublish(ctx);
+  const leftovers = await cas.ingestLeftovers(); // partial blobs of a receive that was killed
+  for (const f of leftovers) await rm(f.path, { force: true });
+  if (leftovers.length) log.info('removed partial blobs of interrupted imports', { files: leftovers.length, bytes: leftovers.reduce((n, f) => n + f.size, 0) });
 
   const adminTokenPath = join(dataDir, 'admin-token');
   if (state.tokenCount() === 0) {
     const token = newToken();
+    await writeFileAtomic(adminTokenPath, `${token}\n`, { mode: 0o600 }); // durable before the database names it
     state.addToken('admin', hashToken(token), 'admin', 'admin', now());
-    await writeFileAtomic(adminTokenPath, `${token}\n`, { mode: 0o600 });
     log.info('first start: wrote an admin API token', { path: adminTokenPath });
   }
 
   // Before listening: a bad --admin-password-file stops the start-up with nothing served.
   const setupToken = await firstAccount(ctx, adminPassword);
-  const imports = new ImportManager(ctx, dataDir, opts.freeBytes);
+  const keep = opts.keep ?? DEFAULT_KEEP;
+  const collect = async () => {
+    try {
+      log.info('garbage collected', gcFields(await collectGarbage(ctx, { keep, dryRun: false })));
+    } catch (err) {
+      log.warn('garbage collection failed; it is tried again after the next import', { message: (err as Error).message });
+    }
+  };
+  const imports = new ImportManager(ctx, dataDir, opts.freeBytes, collect);
   let serving = true;
   const app = express();
   app.disable('x-powered-by');
@@ -202,6 +217,7 @@ async function startWithServer(
     next();
   });
   app.use(healthRouter({ state, dataDir, serving: () => serving }));
+  app.use('/api/v1/gc', gcRouter({ ctx, imports, keep }));
   app.use('/api/v1', apiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}) }));
   let registryHost = '';
   app.use('/ui', uiRouter({ ctx, imports, ...(opts.media ? { media: opts.media } : {}), secure: Boolean(opts.tls), registryHost: () => registryHost }));

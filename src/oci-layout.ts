@@ -1,17 +1,18 @@
 /**
  * An OCI image layout on disk (image-spec `image-layout.md`) as a content store. Writes go to an ingest file,
- * are verified while streaming, then renamed into place, so a blob path never holds partial or wrong bytes.
- * Blobs are immutable once written.
+ * are verified while streaming, fsynced, then renamed into place and the directory fsynced, so a blob path never
+ * holds partial or wrong bytes, even after a power cut (ADR 009). Blobs are immutable once written.
  */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ANNOTATION_REF_NAME, type Descriptor, MediaType, digestHex, isDigest } from './descriptor.js';
 import { VerifyingStream } from './digest.js';
 import { AirlockError } from './errors.js';
+import { durableRename, fsyncDir, fsyncFile, writeFileAtomic } from './fs-atomic.js';
 import type { BlobWriter, Ingester, Target } from './storage.js';
 
 export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
@@ -39,7 +40,8 @@ export class OciLayoutStore implements Target, Ingester {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       if (!create) throw new AirlockError('NOT_FOUND', `${dir} is not an OCI image layout (no oci-layout file)`);
       await mkdir(join(dir, 'blobs', 'sha256'), { recursive: true });
-      await writeFile(layoutFile, OCI_LAYOUT_CONTENT);
+      await fsyncDir(join(dir, 'blobs'));
+      await writeFileAtomic(layoutFile, OCI_LAYOUT_CONTENT);
       await store.writeIndex({ schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] });
     }
     return store;
@@ -69,8 +71,12 @@ export class OciLayoutStore implements Target, Ingester {
     return createReadStream(path, { highWaterMark: 1024 * 1024 });
   }
 
-  async push(desc: Descriptor, content: Readable): Promise<void> {
-    if (await this.exists(desc)) {
+  /**
+   * Stores a blob, verified while it streams. With `replace`, a blob already present is written again (its bytes
+   * were not known to be whole, e.g. written before blobs were fsynced).
+   */
+  async push(desc: Descriptor, content: Readable, { replace = false }: { replace?: boolean } = {}): Promise<void> {
+    if (!replace && (await this.exists(desc))) {
       content.resume();
       return;
     }
@@ -79,17 +85,26 @@ export class OciLayoutStore implements Target, Ingester {
     const ingest = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
     try {
       await pipeline(content, new VerifyingStream(desc), createWriteStream(ingest, { highWaterMark: 1024 * 1024 }));
-      await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
-      await rename(ingest, this.blobPath(desc.digest));
+      await this.commitIngest(ingest, desc.digest);
     } catch (err) {
       await rm(ingest, { force: true });
       throw err;
     }
   }
 
-  /** Streams a blob to an ingest file; the caller verifies, then commits (rename into place) or aborts. */
-  async ingest(desc: Descriptor): Promise<BlobWriter | undefined> {
-    if (await this.exists(desc)) return undefined;
+  /** fsync of the ingest file, rename into blobs/sha256, fsync of that directory: the blob is durable once it returns. */
+  private async commitIngest(ingest: string, digest: string): Promise<void> {
+    await fsyncFile(ingest);
+    await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+    await durableRename(ingest, this.blobPath(digest));
+  }
+
+  /**
+   * Streams a blob to an ingest file; the caller verifies, then commits (fsync, rename into place, fsync of the
+   * directory) or aborts. Undefined when the blob is present, unless `replace` asks for it to be written again.
+   */
+  async ingest(desc: Descriptor, { replace = false }: { replace?: boolean } = {}): Promise<BlobWriter | undefined> {
+    if (!replace && (await this.exists(desc))) return undefined;
     const ingestDir = join(this.dir, 'ingest');
     await mkdir(ingestDir, { recursive: true });
     const path = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
@@ -106,7 +121,7 @@ export class OciLayoutStore implements Target, Ingester {
       commit: async () => {
         await close();
         if (failure) throw failure;
-        await rename(path, this.blobPath(desc.digest));
+        await this.commitIngest(path, desc.digest);
       },
       abort: async () => {
         out.destroy();
@@ -125,9 +140,57 @@ export class OciLayoutStore implements Target, Ingester {
   }
 
   async writeIndex(index: OciIndex): Promise<void> {
-    const tmp = join(this.dir, `index.json.${randomBytes(6).toString('hex')}`);
-    await writeFile(tmp, JSON.stringify(index));
-    await rename(tmp, join(this.dir, 'index.json'));
+    await writeFileAtomic(join(this.dir, 'index.json'), JSON.stringify(index));
+  }
+
+  /** Re-hashes a held blob: true when its bytes match the digest and size (a torn or rotten file does not). */
+  async verify(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    const hash = createHash('sha256');
+    let size = 0;
+    try {
+      for await (const chunk of createReadStream(this.blobPath(desc.digest), { highWaterMark: 1024 * 1024 })) {
+        hash.update(chunk as Buffer);
+        size += (chunk as Buffer).length;
+      }
+    } catch {
+      return false;
+    }
+    return size === desc.size && `sha256:${hash.digest('hex')}` === desc.digest;
+  }
+
+  /** Every blob in the layout, with its size on disk. */
+  async listBlobs(): Promise<{ digest: string; size: number }[]> {
+    const dir = join(this.dir, 'blobs', 'sha256');
+    const out: { digest: string; size: number }[] = [];
+    for (const name of await readdir(dir).catch(() => [] as string[])) {
+      if (!/^[a-f0-9]{64}$/.test(name)) continue;
+      const info = await stat(join(dir, name)).catch(() => undefined);
+      if (info?.isFile()) out.push({ digest: `sha256:${name}`, size: info.size });
+    }
+    return out;
+  }
+
+  /** Removes blobs (then fsyncs the directory). Only for garbage collection: nothing may still name them. */
+  async removeBlobs(digests: string[]): Promise<void> {
+    for (const digest of digests) await rm(this.blobPath(digest), { force: true });
+    if (digests.length) await fsyncDir(join(this.dir, 'blobs', 'sha256'));
+  }
+
+  /**
+   * Partial blobs in `ingest/` (left by an import that was killed or failed) and temporary files of an
+   * interrupted `index.json` write, with their sizes.
+   */
+  async ingestLeftovers(): Promise<{ path: string; size: number }[]> {
+    const out: { path: string; size: number }[] = [];
+    const scan = async (dir: string, match: (name: string) => boolean) => {
+      for (const name of (await readdir(dir).catch(() => [] as string[])).filter(match)) {
+        const info = await stat(join(dir, name)).catch(() => undefined);
+        if (info?.isFile()) out.push({ path: join(dir, name), size: info.size });
+      }
+    };
+    await scan(join(this.dir, 'ingest'), () => true);
+    await scan(this.dir, (name) => /^\..+\.tmp-[0-9a-f]{8}$/.test(name));
+    return out;
   }
 
   async resolve(reference: string): Promise<Descriptor> {

@@ -18,6 +18,7 @@ export const applianceServe: Command = {
                                [--force-conflicts] [--registry-host HOST:PORT]
                                [--registry-cacert CA.pem] [--registry-insecure]
                                [--header-timeout 20s] [--body-idle-timeout 60s] [--max-connections-per-client 64]
+                               [--keep 3]
 
 Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
@@ -51,6 +52,9 @@ Options:
   --body-idle-timeout D   longest silence while a request body is being received (default 60s): a slow upload
                           that keeps sending is never cut, a stalled one is answered 408 and closed
   --max-connections-per-client N   concurrent connections from one address (default 64); more get a 503
+  --keep N                releases held per channel for rollback (default 3; the bundle in force is always
+                          one). After each applied import, older releases are dropped and blobs, Git objects
+                          and partial uploads no held release needs are removed (also: airlock appliance gc)
 
 Every flag, file and the kubeconfig are checked, and the port bound, before anything is written to --data: a
 bad one stops the start with the reason (exit 2) and leaves the data directory as it was.
@@ -83,6 +87,7 @@ sync and health per channel and object.`,
     'header-timeout': { type: 'string' },
     'body-idle-timeout': { type: 'string' },
     'max-connections-per-client': { type: 'string' },
+    keep: { type: 'string' },
   },
   async run(values, _positionals, ctx) {
     const dataDir = resolve(stringOpt(values, 'data', true));
@@ -120,6 +125,9 @@ sync and health per channel and object.`,
     // Before anything listens: a bad site file stops the start, naming file and line.
     const site = sitePath ? await (await import('../reconcile/targets.js')).loadSiteFile(resolve(sitePath)) : undefined;
     const kubeconfig = site ? undefined : stringOpt(values, 'kubeconfig') ?? kubeconfigFromEnv(process.env);
+    const keepText = stringOpt(values, 'keep') ?? '3';
+    const keep = Number(keepText);
+    if (!/^\d+$/.test(keepText) || keep < 1) throw new UsageError(`--keep "${keepText}" must be a whole number of releases, at least 1`);
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
@@ -135,6 +143,7 @@ sync and health per channel and object.`,
       ...(site ? { site } : {}),
       ...(stringOpt(values, 'admin-password-file') ? { adminPasswordFile: resolve(stringOpt(values, 'admin-password-file') ?? '') } : {}),
       intervalMs,
+      keep,
       selfHeal: values['self-heal'] === true,
       forceConflicts: values['force-conflicts'] === true,
       ...(registryHost ? { registryHost } : {}),

@@ -8,17 +8,20 @@
  * HTTP side serves itself).
  */
 import { execFile } from 'node:child_process';
-import { mkdir, readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile, readdir, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { AirlockError } from '../../src/errors.js';
-import { writeFileAtomic } from '../../src/fs-atomic.js';
+import { fsyncDir, writeFileAtomic } from '../../src/fs-atomic.js';
 import { MIRROR_SERVE_CONFIG, visibleRefLine } from './http-backend.js';
 
 const run = promisify(execFile);
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 
 export class GitMirror {
+  /** Mirrors whose durability settings were checked by this process. */
+  private readonly durable = new Set<string>();
+
   constructor(readonly root: string) {}
 
   repoPath(name: string): string {
@@ -47,6 +50,13 @@ export class GitMirror {
       await this.git(['-C', path, 'config', 'http.receivepack', 'false'], `configuring mirror ${name}`);
       for (const [key, value] of MIRROR_SERVE_CONFIG) await this.git(['-C', path, 'config', key, value], `configuring mirror ${name}`);
     }
+    if (!this.durable.has(path)) {
+      // Git fsyncs objects, packs and refs before renaming them into place (ADR 009); set on old mirrors too.
+      const config = await readFile(join(path, 'config'), 'utf8').catch(() => '');
+      if (!/^\s*fsync\s*=\s*all\s*$/im.test(config)) await this.git(['-C', path, 'config', 'core.fsync', 'all'], `configuring mirror ${name}`);
+      if (!/^\s*fsyncMethod\s*=\s*fsync\s*$/im.test(config)) await this.git(['-C', path, 'config', 'core.fsyncMethod', 'fsync'], `configuring mirror ${name}`);
+      this.durable.add(path);
+    }
     return path;
   }
 
@@ -55,6 +65,8 @@ export class GitMirror {
     const path = await this.ensureRepo(name);
     await this.git(['-C', path, 'bundle', 'verify', '-q', bundleFile], `git snapshot ${name}: the repository lacks the bundle's prerequisite commits`);
     await this.git(['-C', path, 'fetch', '-q', '--no-tags', bundleFile, `+HEAD:refs/airlock/staged/${commit}`], `git snapshot ${name}`);
+    // git fsyncs the pack but not the directory it renames it into: the record that follows must find it
+    await fsyncDir(join(path, 'objects', 'pack'));
   }
 
   /** Of `commits`, those the mirror `name` does not hold (all of them when there is no such mirror yet). */
@@ -110,6 +122,7 @@ export class GitMirror {
     if (branch.startsWith('refs/heads/')) await this.git(['-C', path, 'symbolic-ref', 'HEAD', branch], `git mirror ${name}`);
     else await this.git(['-C', path, 'update-ref', '--no-deref', 'HEAD', commit], `git mirror ${name}`);
     await this.git(['-C', path, 'update-server-info'], `git mirror ${name}`);
+    await fsyncDir(dirname(join(path, branch))); // the ref's own name (git fsynced its contents)
     await this.hideInDumbRefs(path);
   }
 

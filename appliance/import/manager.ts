@@ -18,6 +18,8 @@ export class ImportBusy extends Error {
 
 export class ImportManager {
   private running: { id: string; done: Promise<ImportOutcome> } | undefined;
+  /** Garbage collection in progress (or settled): imports start only after it (ADR 009). */
+  private collecting: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly ctx: ApplianceContext,
@@ -26,6 +28,8 @@ export class ImportManager {
       const s = await statfs(dir);
       return s.bavail * s.bsize;
     },
+    /** Runs after each import that applied something new (garbage collection), while no import runs. */
+    private readonly afterApplied?: () => Promise<void>,
   ) {}
 
   get current(): string | undefined {
@@ -51,6 +55,8 @@ export class ImportManager {
 
   /** Re-applies a bundle held on site (rollback), as one more entry of the history; same one-at-a-time rule. */
   reapply(rootDigest: string): { id: string; done: Promise<ImportOutcome> } {
+    const dropped = this.ctx.state.droppedBundle(rootDigest);
+    if (dropped) throw new AirlockError('NOT_FOUND', `bundle ${rootDigest} (channel ${dropped.channel}, sequence ${dropped.sequence}) is no longer held: retention dropped it on ${dropped.droppedAt} (appliance serve --keep); bring a newer release`);
     if (!this.ctx.state.heldBundleRecord(rootDigest)) throw new AirlockError('NOT_FOUND', `no bundle ${rootDigest} was ever applied here`);
     return this.begin(`reapply:${rootDigest}`, null, (id) => reapplyBundle(this.ctx, id, rootDigest));
   }
@@ -60,16 +66,32 @@ export class ImportManager {
     const id = `imp-${this.ctx.now().toISOString().replace(/[-:.TZ]/g, '').slice(0, 14)}-${randomBytes(3).toString('hex')}`;
     this.ctx.state.createImport(id, sourceLabel, totalBytes, this.ctx.now());
     this.ctx.log.info('import started', { id, source: sourceLabel, totalBytes });
-    const done = work(id).finally(() => {
+    const outcome = this.collecting.then(() => work(id));
+    const done = outcome.finally(() => {
       this.running = undefined;
       onSettled?.();
     });
+    void outcome.then((o) => {
+      if (o.state === 'applied' && !o.idempotent && this.afterApplied) this.collecting = this.collecting.then(this.afterApplied).catch(() => undefined);
+    }, () => undefined);
     this.running = { id, done };
     return this.running;
   }
 
-  /** Resolves when the running import (if any) has settled. */
+  /**
+   * Runs `work` (garbage collection) while no import runs: ImportBusy while one does; an import started meanwhile
+   * waits for it.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running) throw new ImportBusy(this.running.id);
+    const result = this.collecting.then(work);
+    this.collecting = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Resolves when the running import (if any) and garbage collection have settled. */
   async idle(): Promise<void> {
     await this.running?.done;
+    await this.collecting;
   }
 }

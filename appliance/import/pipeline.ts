@@ -17,6 +17,7 @@ import { statementVerifier, unverifiedStatement } from '../../keys/statement-ver
 import type { CarriedRoot } from '../../keys/rotation.js';
 import type { ApplianceContext } from '../context.js';
 import { adoptTrustRoot } from '../trust-store.js';
+import { HeldBlobs } from '../gc/held-blobs.js';
 import { type GitSnapshot, gitSnapshotsIn, imagesIn, visibility } from './contents.js';
 
 export interface ImportOutcome {
@@ -41,6 +42,9 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   const { state, cas, now } = ctx;
   let lastProgress = 0;
   const load = ctx.external?.session(cas, (desc, err) => ctx.log.warn('streaming a layer to the registry failed; it is pushed from the store after the import checks out', { id, digest: desc.digest, message: errorMessage(err) }));
+  // Every blob is fsynced with its directory before `verified_blobs` names it, and the `record` transaction comes
+  // after all of them and after the Git pack is durable: the database never vouches for bytes not on disk (ADR 009).
+  const held = new HeldBlobs(cas, state, now, ctx.log);
   const seen = new Map<string, Buffer>();
   let root: Descriptor | undefined;
   let channel = '';
@@ -49,11 +53,11 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   // written again), so that a tampered copy fails as `bundle verify` fails instead of passing as "idempotent".
   let inForce = false;
   let spaceChecked = !input.checkNeeded;
-  const sink = load ? load.tee(cas, (desc) => {
+  const sink = load ? load.tee(held, (desc) => {
     if (!root) return undefined;
     firstRepository ??= layerRepositories(root, seen);
     return firstRepository.get(desc.digest);
-  }) : cas;
+  }) : held;
   let nextRoot: CarriedRoot | undefined; // the next trust root the bundle carries, taken when the import is recorded
   try {
     let contents;
@@ -82,7 +86,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
         onMetadata: (desc, bytes) => {
           seen.set(desc.digest, bytes);
           if (root && desc.digest === root.digest) checkTagOwnership(ctx, channel, parseJson<OciIndex>(bytes, 'the bundle root'));
-          return cas.push(desc, Readable.from([bytes]));
+          return held.push(desc, Readable.from([bytes]));
         },
         onBlob: () => ctx.failpoint('mid-receive'), // after the first layer is stored, with the rest still unread
         // With --registry, each layer also streams to the registry as it arrives (the signed root listed its
@@ -93,10 +97,11 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
               spaceChecked = true;
               await input.checkNeeded(await bytesNeeded(ctx, seen));
             }
-            return inForce ? cas.ingest(desc) : sink.ingest(desc);
+            return inForce ? held.ingest(desc) : sink.ingest(desc);
           },
         },
-        isHeld: async (desc) => state.isPublished(desc.digest) && (await cas.exists(desc)),
+        // a delta's base blob counts only when known whole, not merely of the right size
+        isHeld: async (desc) => state.isPublished(desc.digest) && (await held.isSound(desc)),
         onBytes: (position) => {
           if (position - lastProgress >= 4 * 1024 * 1024) {
             lastProgress = position;

@@ -11,6 +11,7 @@ import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js'
 import { childrenOf, hasChildren, parseJson, platformsOf } from '../../src/graph.js';
 import type { OciIndex } from '../../src/oci-layout.js';
 import type { ApplianceContext } from '../context.js';
+import { HeldBlobs } from '../gc/held-blobs.js';
 import { heldRoot } from '../reconcile/bundle-objects.js';
 import { type ImportOutcome, recordAndFinish } from './pipeline.js';
 
@@ -23,7 +24,8 @@ export async function reapplyBundle(ctx: ApplianceContext, id: string, rootDiges
     const metadata = await loadMetadata(ctx, root);
     const lookup = (d: string) => metadata.get(d);
     const missing: string[] = [];
-    for (const blob of planBundle(root, lookup).blobs) if (!(await cas.exists(blob))) missing.push(blob.digest);
+    const blobs = new HeldBlobs(cas, state, now, ctx.log); // whole, not merely present (ADR 009)
+    for (const blob of planBundle(root, lookup).blobs) if (!(await blobs.isSound(blob))) missing.push(blob.digest);
     if (missing.length) throw new AirlockError('BASE_MISSING', `bundle ${rootDigest} is no longer complete here: ${missing.length} blob(s) are gone (${missing.slice(0, 5).join(', ')}${missing.length > 5 ? ', …' : ''})`);
     const statement: Statement = {
       type: 'airlock-statement',

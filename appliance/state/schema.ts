@@ -57,4 +57,11 @@ export const MIGRATIONS: string[] = [
   CREATE TABLE setup_tokens (hash TEXT PRIMARY KEY, expires_at TEXT NOT NULL);
   ALTER TABLE imports ADD COLUMN previous_root TEXT;
   `,
+  `
+  -- blobs known whole on disk: written (fsynced) by this version, or re-hashed. Rows are added only after the file
+  -- is durable; an old data directory starts with none, so its blobs are re-hashed or re-written before trusted.
+  CREATE TABLE verified_blobs (digest TEXT PRIMARY KEY, size INTEGER NOT NULL, verified_at TEXT NOT NULL);
+  -- releases dropped by retention (--keep): kept for the history, no longer held.
+  ALTER TABLE bundles ADD COLUMN dropped_at TEXT;
+  `,
 ];

@@ -176,7 +176,7 @@ export class StateStore {
     return row ? { sequence: Math.max(row.sequence, row.max_sequence ?? 0), rootDigest: row.root_digest } : undefined;
   }
 
-  /** A bundle applied here before, with what its statement said, or undefined. */
+  /** A bundle applied here before (held, or dropped by retention: see droppedBundle), with what its statement said. */
   heldBundleRecord(rootDigest: string): { name: string; channel: string; sequence: number; created: string; expires: string | null; summary: BundleSummary } | undefined {
     const row = this.db.prepare('SELECT name, channel, sequence, created, expires, summary FROM bundles WHERE root_digest = ?').get(rootDigest) as
       | { name: string; channel: string; sequence: number; created: string; expires: string | null; summary: string }
@@ -249,9 +249,47 @@ export class StateStore {
     return (this.db.prepare('SELECT digest FROM blobs ORDER BY digest').all() as { digest: string }[]).map((r) => r.digest);
   }
 
-  /** Whether a bundle with this root was ever applied on the channel (the base a delta may name). */
+  /** Whether a bundle with this root was applied on the channel and is still held (the base a delta may name). */
   heldBundle(channel: string, rootDigest: string): boolean {
-    return this.db.prepare('SELECT 1 FROM bundles WHERE channel = ? AND root_digest = ?').get(channel, rootDigest) !== undefined;
+    return this.db.prepare('SELECT 1 FROM bundles WHERE channel = ? AND root_digest = ? AND dropped_at IS NULL').get(channel, rootDigest) !== undefined;
+  }
+
+  // --- durability and retention (ADR 009) -----------------------------------------------------------------
+
+  /** Records that a blob's file is whole on disk. Called only once the file and its name are fsynced. */
+  markVerified(digest: string, size: number, now: Date): void {
+    this.db.prepare('INSERT OR REPLACE INTO verified_blobs (digest, size, verified_at) VALUES (?, ?, ?)').run(digest, size, now.toISOString());
+  }
+
+  isVerified(digest: string, size: number): boolean {
+    return this.db.prepare('SELECT 1 FROM verified_blobs WHERE digest = ? AND size = ?').get(digest, size) !== undefined;
+  }
+
+  /** A bundle dropped by retention: when, and what it was. */
+  droppedBundle(rootDigest: string): { channel: string; sequence: number; droppedAt: string } | undefined {
+    const row = this.db.prepare('SELECT channel, sequence, dropped_at FROM bundles WHERE root_digest = ? AND dropped_at IS NOT NULL').get(rootDigest) as { channel: string; sequence: number; dropped_at: string } | undefined;
+    return row ? { channel: row.channel, sequence: row.sequence, droppedAt: row.dropped_at } : undefined;
+  }
+
+  /** Every held (not dropped) bundle, newest sequence first per channel, with whether it is the one in force. */
+  heldReleases(): { rootDigest: string; channel: string; sequence: number; name: string; inForce: boolean }[] {
+    const rows = this.db.prepare('SELECT b.root_digest, b.channel, b.sequence, b.name, c.root_digest AS in_force FROM bundles b LEFT JOIN channels c ON c.channel = b.channel AND c.root_digest = b.root_digest WHERE b.dropped_at IS NULL ORDER BY b.channel, b.sequence DESC, b.first_applied_at DESC').all() as {
+      root_digest: string; channel: string; sequence: number; name: string; in_force: string | null;
+    }[];
+    return rows.map((r) => ({ rootDigest: r.root_digest, channel: r.channel, sequence: r.sequence, name: r.name, inForce: r.in_force !== null }));
+  }
+
+  /**
+   * Retention, in one transaction: the releases are marked dropped and the blobs no kept release names stop being
+   * published (registry, receipt) or known whole. Runs before their files are removed.
+   */
+  dropReleases(roots: string[], blobs: string[], now: Date): void {
+    this.db.transaction(() => {
+      const drop = this.db.prepare('UPDATE bundles SET dropped_at = ? WHERE root_digest = ? AND dropped_at IS NULL');
+      for (const root of roots) drop.run(now.toISOString(), root);
+      const statements = ['DELETE FROM blobs WHERE digest = ?', 'DELETE FROM repository_blobs WHERE digest = ?', 'DELETE FROM verified_blobs WHERE digest = ?'].map((sql) => this.db.prepare(sql));
+      for (const digest of blobs) for (const st of statements) st.run(digest);
+    })();
   }
 
   isPublished(digest: string): boolean {

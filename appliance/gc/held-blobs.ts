@@ -1,0 +1,59 @@
+/**
+ * Which blobs the appliance may count on. A blob file counts as held only once it is known whole: written by this
+ * version (verified while streaming, fsynced, renamed, directory fsynced, and only then recorded in
+ * `verified_blobs`), or re-hashed. A file of the right size is not enough: a power cut before blobs were fsynced,
+ * or a bad disk, can leave a file of the right size with the wrong bytes (ADR 009).
+ */
+import type { Readable } from 'node:stream';
+import type { Descriptor } from '../../src/descriptor.js';
+import type { OciLayoutStore } from '../../src/oci-layout.js';
+import type { BlobWriter, Ingester } from '../../src/storage.js';
+import type { Logger } from '../context.js';
+import type { StateStore } from '../state/store.js';
+
+export class HeldBlobs implements Ingester {
+  constructor(
+    private readonly cas: OciLayoutStore,
+    private readonly state: StateStore,
+    private readonly now: () => Date,
+    private readonly log: Logger,
+  ) {}
+
+  /** Whether the blob is on disk and known whole (recorded, or re-hashed now; a bad file is removed). */
+  async isSound(desc: Pick<Descriptor, 'digest' | 'size'>): Promise<boolean> {
+    if (!(await this.cas.exists(desc))) return false;
+    if (this.state.isVerified(desc.digest, desc.size)) return true;
+    if (await this.cas.verify(desc)) {
+      this.state.markVerified(desc.digest, desc.size, this.now());
+      return true;
+    }
+    this.log.warn('a held blob does not match its digest (torn by a power cut, or a bad disk); removed, the next bundle that carries it restores it', { digest: desc.digest });
+    await this.cas.removeBlobs([desc.digest]);
+    return false;
+  }
+
+  /** A blob a bundle carries: skipped when known whole, else written (again) and recorded once durable. */
+  async ingest(desc: Descriptor): Promise<BlobWriter | undefined> {
+    if (this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc))) return undefined;
+    const writer = await this.cas.ingest(desc, { replace: true });
+    if (!writer) return undefined;
+    return {
+      write: (chunk) => writer.write(chunk),
+      commit: async () => {
+        await writer.commit(); // fsync, rename, fsync of the directory
+        this.state.markVerified(desc.digest, desc.size, this.now());
+      },
+      abort: () => writer.abort(),
+    };
+  }
+
+  /** A metadata blob (verified while it streams): the same rule as `ingest`. */
+  async push(desc: Descriptor, content: Readable): Promise<void> {
+    if (this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc))) {
+      content.resume();
+      return;
+    }
+    await this.cas.push(desc, content, { replace: true });
+    this.state.markVerified(desc.digest, desc.size, this.now());
+  }
+}
