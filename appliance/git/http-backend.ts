@@ -86,7 +86,8 @@ export function gitHttpHandler(projectRoot: string, { git = 'git', path: searchP
     try {
       path = decodeURIComponent(req.path);
     } catch {
-      plain(res, 400, 'the path is not valid percent-encoding');
+      // the same JSON error shape as the rest of the appliance's API (git prints the text of non-Git answers)
+      if (!res.headersSent) res.status(400).json({ error: { code: 'USAGE', message: 'the path is not valid percent-encoding' } });
       return;
     }
     const service = typeof req.query.service === 'string' ? req.query.service : '';

@@ -93,7 +93,7 @@ describe('git http-backend children', () => {
   });
 
   it('that cannot start for want of descriptors are answered 503, and the process keeps serving', async () => {
-    const limited = await spawnPullAppliance(site, dataDir);
+    const limited = await spawnPullAppliance(site, dataDir, { args: ['--max-connections-per-client', '100000'] }); // descriptors, not the per-client limit, run out
     const held: Socket[] = [];
     try {
       await setFdLimit(limited.pid, 128);

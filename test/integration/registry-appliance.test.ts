@@ -134,8 +134,8 @@ describe('appliance serve: KUBECONFIG', () => {
     const app = await serve('kube', [], { KUBECONFIG: [join(site.dir, 'no-such-kubeconfig'), kube.kubeconfig].join(delimiter) });
     try {
       // logged right after "appliance listening", once the cluster is connected
-      for (let i = 0; i < 200 && !app.log().includes('reconciling the cluster'); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(app.log()).toContain('reconciling the cluster');
+      for (let i = 0; i < 200 && !app.log().includes('"msg":"reconciling"'); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(app.log()).toContain('"msg":"reconciling"');
       expect(app.log()).toContain(kube.server);
       const record = await importPath(app.url, await app.token(), 'kube3.airlock');
       expect(record.state).toBe('applied');
