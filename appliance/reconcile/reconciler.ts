@@ -11,7 +11,6 @@ import { formatReference, parseReference } from '../../src/reference.js';
 import type { ApplianceContext } from '../context.js';
 import { bundleObjects } from './bundle-objects.js';
 import { PlacementLoop, type PlacementStatus, placementId } from './placement.js';
-import type { ObjectStatus } from './sync.js';
 
 export interface ReconcileCluster {
   name: string;
@@ -39,17 +38,7 @@ export interface ReconcileOptions {
 }
 
 /** A channel summed up over its placements (the shape of status before placements). */
-export interface ChannelReconcile {
-  channel: string;
-  rootDigest: string;
-  sync: 'Synced' | 'OutOfSync' | 'Unknown';
-  health: 'Healthy' | 'Progressing' | 'Degraded' | 'Unknown';
-  reason?: string;
-  drifted: number;
-  objects: ObjectStatus[];
-  lastSync?: PlacementStatus['lastSync'];
-  checkedAt?: string;
-}
+export type ChannelReconcile = Pick<PlacementStatus, 'channel' | 'rootDigest' | 'sync' | 'health' | 'reason' | 'drifted' | 'objects' | 'lastSync' | 'checkedAt'>;
 
 export class Reconciler {
   private readonly loops = new Map<string, PlacementLoop>();

@@ -2,13 +2,11 @@
  * A test CA and a server certificate made with openssl, and a real docker-registry serving HTTPS with it
  * (`http.tls.certificate/key` in its config), optionally behind htpasswd Basic auth. Loopback only.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { request as httpsRequest } from 'node:https';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { run } from './exec.js';
-import { freePort } from './registry.js';
+import { type TestRegistry, startRegistry } from './registry.js';
 
 export interface TestCa {
   dir: string;
@@ -32,59 +30,11 @@ export async function makeCa(names: string[] = []): Promise<TestCa> {
   return { dir, caPem: p('ca.pem'), cert: p('server.pem'), key: p('server.key') };
 }
 
-export interface TlsRegistry {
-  /** `127.0.0.1:PORT` */
-  host: string;
+export interface TlsRegistry extends TestRegistry {
   port: number;
-  storage: string;
-  stop(): Promise<void>;
 }
 
 export async function startTlsRegistry(ca: TestCa, { user }: { user?: { name: string; password: string } } = {}): Promise<TlsRegistry> {
-  const dir = await mkdtemp(join(tmpdir(), 'airlock-tls-registry-'));
-  const storage = join(dir, 'storage');
-  const port = await freePort();
-  let auth = '';
-  if (user) {
-    await run('htpasswd', ['-Bbc', join(dir, 'htpasswd'), user.name, user.password]);
-    auth = `auth:\n  htpasswd:\n    realm: airlock-test\n    path: ${join(dir, 'htpasswd')}\n`;
-  }
-  const config = join(dir, 'config.yml');
-  await writeFile(
-    config,
-    `version: 0.1\nlog:\n  level: error\n  accesslog:\n    disabled: true\nstorage:\n  filesystem:\n    rootdirectory: ${storage}\n  delete:\n    enabled: true\n` +
-      `http:\n  addr: 127.0.0.1:${port}\n  tls:\n    certificate: ${ca.cert}\n    key: ${ca.key}\n${auth}`,
-  );
-  const child: ChildProcess = spawn('docker-registry', ['serve', config], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`docker-registry exited: ${stderr}`);
-    if ((await probe(port)) !== undefined) break;
-    if (Date.now() > deadline) throw new Error(`docker-registry (TLS) did not start: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    host: `127.0.0.1:${port}`,
-    port,
-    storage,
-    async stop() {
-      child.kill('SIGTERM');
-      await new Promise((r) => (child.exitCode !== null ? r(undefined) : child.once('exit', r)));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** The status of GET /v2/ over TLS (not verified: this only waits for the server), or undefined. */
-function probe(port: number): Promise<number | undefined> {
-  return new Promise((resolve) => {
-    const req = httpsRequest({ host: '127.0.0.1', port, path: '/v2/', rejectUnauthorized: false }, (res) => {
-      res.resume();
-      resolve(res.statusCode);
-    });
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
+  const registry = await startRegistry({ tls: { cert: ca.cert, key: ca.key }, ...(user ? { user } : {}) });
+  return { ...registry, port: Number(registry.host.split(':')[1]) };
 }
