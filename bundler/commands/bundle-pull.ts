@@ -23,8 +23,8 @@ Then every manifest and blob is fetched, each checked against its digest as it s
 archive is rebuilt in the bundle format's fixed order: the file is byte-identical to the one
 pushed (its sha256 is checked against the one recorded at push). OUT appears only when complete
 and checked; a failure leaves nothing behind. A stick and the depot are interchangeable.
-Registry credentials come from your Docker config.json; HTTPS unless the host is loopback or
---plain-http is given.
+Registry credentials come from your Docker config.json; HTTPS unless the host is loopback (and neither
+--cacert nor --insecure is given) or --plain-http is given.
 
 Options:
   -o, --out FILE   the bundle to write; - streams it to standard output (a failure there ends the

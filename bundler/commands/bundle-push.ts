@@ -26,8 +26,9 @@ signature as an artifact whose subject is the bundle's root (OCI 1.1 referrers, 
 sha256-<hex> referrers tag where the registry has no referrers API), and only then moves the tag
 named after the statement's channel to the root. A push that fails leaves the channel tag where
 it was. airlock bundle pull rebuilds the same file, byte for byte.
-Registry credentials come from your Docker config.json, as for bundle create; HTTPS unless the
-host is loopback or --plain-http is given. HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured.
+Registry credentials come from your Docker config.json, as for bundle create. HTTPS unless the
+host is loopback (and neither --cacert nor --insecure is given) or --plain-http is given.
+HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured (loopback registries are never proxied).
 
 Options:
   --trust FILE         also check the statement's signatures and expiry against this trust root

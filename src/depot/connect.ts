@@ -20,7 +20,12 @@ export async function connectDepot(opts: ConnectOptions): Promise<{ repo: Regist
     cacerts: opts.cacerts ?? [],
     insecure: opts.insecure === true,
     env: opts.env ?? {},
-    ...(opts.plainHttp ? { registries: { [opts.ref.registry]: { plainHttp: true } } } : {}),
+    // The depot is one registry, so --cacert and --insecure are its settings: they mean HTTPS, even on loopback.
+    ...(opts.plainHttp
+      ? { registries: { [opts.ref.registry]: { plainHttp: true } } }
+      : opts.cacerts?.length || opts.insecure
+        ? { registries: { [opts.ref.registry]: { plainHttp: false } } }
+        : {}),
   });
   const plainHttp = access.plainHttpFor(opts.ref.registry);
   const client = new RegistryClient({
