@@ -12,6 +12,7 @@ import { BINARY, cli } from '../helpers/cli.js';
 import { run } from '../helpers/exec.js';
 import { type Layer, tagLayout, writeImage, writeLayer } from '../helpers/images.js';
 import { type TestRegistry, startRegistry } from '../helpers/registry.js';
+import { type RawEntry, joinTar, splitTar } from '../helpers/tar-edit.js';
 import { type CountingProxy, mountedDigests, startCountingProxy, uploadedDigests } from './depot-proxy.js';
 
 let registry: TestRegistry;
@@ -158,6 +159,20 @@ describe('bundle push and pull through a docker-registry depot', () => {
     expect(await skopeoRaw(`${registry.host}/fleet/c:stable`)).toBe(root2);
   });
 
+  it('leaves the channel tag where it was when a blob upload fails', async () => {
+    expect((await cli(['bundle', 'push', r1, depot('fleet/e')], { env: env() })).code).toBe(0);
+    proxy.log.length = 0;
+    proxy.fail = (method, url) => method === 'PUT' && url.includes('/blobs/uploads/');
+    try {
+      const push = await cli(['bundle', 'push', r2, depot('fleet/e')], { env: env() });
+      expect(push.code).toBe(1);
+    } finally {
+      delete proxy.fail;
+    }
+    expect(proxy.log.filter((r) => r.method === 'PUT' && r.url.includes('/manifests/'))).toEqual([]);
+    expect(await skopeoRaw(`${registry.host}/fleet/e:stable`)).toBe(root1);
+  });
+
   it('pushes split parts (joined and checked on the way) and pulls back their joined bytes', async () => {
     const parts = await create('r3', ['web:1'], 3, ['--split-size', '64KiB']);
     const names = (await readdir(work)).filter((n) => /^r3\.airlock\.\d{3}$/.test(n)).sort();
@@ -169,6 +184,19 @@ describe('bundle push and pull through a docker-registry depot', () => {
     // To standard output, through the built executable.
     await run('sh', ['-c', `"${BINARY}" bundle pull ${depot('fleet/parts')}:stable -o - > "${k('pulled3.airlock')}"`], { env: { ...process.env, ...env() } });
     expect(await sha256(k('pulled3.airlock'))).toBe(createHash('sha256').update(joined).digest('hex'));
+  });
+
+  it('refuses a valid bundle that is not in canonical order, since no pull could reproduce it', async () => {
+    const entries = splitTar(await readFile(r2));
+    const last = entries.length - 1;
+    [entries[last - 1], entries[last]] = [entries[last] as RawEntry, entries[last - 1] as RawEntry];
+    await writeFile(k('reordered.airlock'), joinTar(entries));
+    expect((await cli(['bundle', 'verify', k('reordered.airlock'), '--trust', k('root.json')])).code).toBe(0);
+    proxy.log.length = 0;
+    const push = await cli(['bundle', 'push', k('reordered.airlock'), depot('fleet/odd')], { env: env() });
+    expect(push.code).toBe(1);
+    expect(push.stderr).toMatch(/not in the canonical form.*\[BUNDLE_CORRUPT\]/);
+    expect(proxy.log).toEqual([]); // refused before the registry was contacted
   });
 
   it('refuses a release the trust root does not accept, before any blob, and writes nothing', async () => {
