@@ -83,7 +83,7 @@ describe('shell completion', () => {
     const complete = async (line: string) =>
       (await exec('bash', ['-c', `source "$1"; read -ra COMP_WORDS <<< "$2"; [[ "$2" == *" " ]] && COMP_WORDS+=(""); COMP_CWORD=$((\${#COMP_WORDS[@]}-1)); _airlock; echo "\${COMPREPLY[*]}"`, 'bash', file, line])).stdout.trim();
     expect(await complete('airlock bu')).toBe('bundle');
-    expect(await complete('airlock bundle ')).toBe('create verify inspect help');
+    expect(await complete('airlock bundle ')).toBe('create verify inspect push pull help');
     expect(await complete('airlock bundle create --sp')).toBe('--split-size');
     expect(await complete('airlock appliance import --w')).toBe('--wait');
     expect(await complete('airlock help bundle v')).toBe('verify');
