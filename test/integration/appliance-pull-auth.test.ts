@@ -5,7 +5,7 @@
  * given to containerd. A wrong password is refused (401) by each; Bearer tokens keep working. ADR 012.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -43,9 +43,12 @@ beforeAll(async () => {
   expect((await importPath(app.url, app.token, 'auth.airlock')).state).toBe('applied');
 }, 120_000);
 
+let podmanRun: string | undefined;
+
 afterAll(async () => {
   await app?.close();
   await containerd?.stop();
+  if (podmanRun) await rm(podmanRun, { recursive: true, force: true });
 });
 
 describe('pull auth over HTTP', () => {
@@ -83,7 +86,9 @@ describe('pull auth with real clients', () => {
   });
 
   it('podman login and pull', async () => {
-    const store = ['--root', join(work, 'podman-root'), '--runroot', join(work, 'podman-run'), '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
+    // podman refuses a runroot path longer than 50 characters, and the suite's TMPDIR can be deeper than that
+    podmanRun = await mkdtemp('/tmp/podman-run-');
+    const store = ['--root', join(work, 'podman-root'), '--runroot', podmanRun, '--storage-driver', 'vfs', '--cgroup-manager', 'cgroupfs', '--events-backend', 'file'];
     const authfile = join(work, 'podman-auth.json');
     const refused = await exec('podman', [...store, 'login', '--tls-verify=false', '--authfile', authfile, '-u', 'puller', '--password-stdin', host], { input: WRONG });
     expect(refused.code).not.toBe(0);
