@@ -10,6 +10,16 @@ import { AirlockError } from '../src/errors.js';
 import { type ManifestDocument, isManifestFile, parseManifests } from '../src/manifests/documents.js';
 import { buildManifestTar } from '../src/manifests/manifest-tar.js';
 import type { OciLayoutStore } from '../src/oci-layout.js';
+import type { SourceIntent } from '../src/render/types.js';
+
+/** The intent recorded in a config: only what is set, so a source without any keeps the config it always had. */
+export function intentFields(intent: SourceIntent): SourceIntent {
+  return {
+    ...(intent.placement?.clusterSelector ? { placement: intent.placement } : {}),
+    ...(intent.overrides?.length ? { overrides: intent.overrides } : {}),
+    ...(intent.values && Object.keys(intent.values).length ? { values: intent.values } : {}),
+  };
+}
 
 export interface CollectedManifestSet {
   /** Descriptor for the bundle root. */
@@ -18,7 +28,8 @@ export interface CollectedManifestSet {
   documents: ManifestDocument[];
 }
 
-export async function collectManifestSet(path: string, baseDir: string, scratch: OciLayoutStore, specFile: string, line: number): Promise<CollectedManifestSet> {
+/** `intent` (placement, overrides, the spec's values) is recorded in the set's signed config for the site's render. */
+export async function collectManifestSet(path: string, baseDir: string, scratch: OciLayoutStore, specFile: string, line: number, intent: SourceIntent = {}): Promise<CollectedManifestSet> {
   const full = resolve(baseDir, path);
   let files: string[];
   try {
@@ -39,7 +50,7 @@ export async function collectManifestSet(path: string, baseDir: string, scratch:
   const tar = buildManifestTar(entries);
   const layer: Descriptor = { mediaType: MANIFESTS_LAYER_MEDIA_TYPE, digest: sha256Digest(tar), size: tar.length, annotations: { [ANNOTATION_TITLE]: `${path}.tar` } };
   await scratch.push(layer, Readable.from([tar]));
-  const config = jsonBlob(MANIFESTS_CONFIG_MEDIA_TYPE, { name: path, files: entries.map((e) => e.path).sort() });
+  const config = jsonBlob(MANIFESTS_CONFIG_MEDIA_TYPE, { name: path, files: entries.map((e) => e.path).sort(), ...intentFields(intent) });
   const manifest = artifactManifest(MANIFESTS_ARTIFACT_TYPE, config.desc, [layer], { [ANNOTATION_MANIFESTS_NAME]: path });
   return {
     desc: { ...manifest.desc, artifactType: MANIFESTS_ARTIFACT_TYPE, annotations: { [ANNOTATION_KIND]: 'manifests', [ANNOTATION_MANIFESTS_NAME]: path } },

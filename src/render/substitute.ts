@@ -1,0 +1,121 @@
+/**
+ * Flux-style substitution in YAML text before it is parsed: `${name}`, `${name:=default}`, and `$${name}` for a
+ * literal `${name}`. Strict: a variable with no value and no default is an error. A substituted value may change
+ * scalar text only: if the document parsed with the values differs in shape (keys, items, nesting) from the same
+ * document parsed with neutral placeholders, the value injected YAML structure and the document is refused
+ * (docs/adr/015-values-and-overrides.md). Pure.
+ */
+import { LineCounter, parseDocument } from 'yaml';
+
+const REFERENCE = /\$(\$?)\{([^}]*)\}/g;
+const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** A value and where it came from (`spec`, `override 2 (airlock.yaml:20)`, `site`, `cluster pos`). */
+export interface ResolvedValue {
+  value: string;
+  from: string;
+}
+
+export interface SubstituteProblem {
+  /** 1-based line in the text. */
+  line: number;
+  variable: string;
+  message: string;
+}
+
+export interface Substituted {
+  text: string;
+  /** Variables used, with where their value came from (`default` for `${x:=d}`). */
+  used: Map<string, ResolvedValue>;
+  problems: SubstituteProblem[];
+}
+
+function lineAt(text: string, index: number): number {
+  let line = 1;
+  for (let i = 0; i < index; i++) if (text.charCodeAt(i) === 10) line++;
+  return line;
+}
+
+/** Replaces every reference; `placeholder` mode puts a neutral token in place of every value (for the shape check). */
+export function substituteText(text: string, values: ReadonlyMap<string, ResolvedValue>, placeholder = false): Substituted {
+  const used = new Map<string, ResolvedValue>();
+  const problems: SubstituteProblem[] = [];
+  let n = 0;
+  const out = text.replace(REFERENCE, (whole, escape: string, body: string, offset: number) => {
+    if (escape) return whole.slice(1);
+    const eq = body.indexOf(':=');
+    const name = (eq < 0 ? body : body.slice(0, eq)).trim();
+    if (!NAME.test(name)) {
+      problems.push({ line: lineAt(text, offset), variable: name, message: `"${whole}" is not a variable reference (a name is letters, digits and "_"; write $${whole} for a literal)` });
+      return whole;
+    }
+    const resolved = values.get(name);
+    let value: string;
+    if (resolved) {
+      value = resolved.value;
+      used.set(name, resolved);
+    } else if (eq >= 0) {
+      value = body.slice(eq + 2);
+      used.set(name, { value, from: 'default' });
+    } else {
+      problems.push({ line: lineAt(text, offset), variable: name, message: `variable "${name}" has no value and no default (give it in the spec's values, an override, the site or the cluster, or write \${${name}:=DEFAULT})` });
+      return whole;
+    }
+    return placeholder ? `airlockvalue${n++}` : value;
+  });
+  return { text: out, used, problems };
+}
+
+/**
+ * Whether the document parsed with values has the same shape as the one parsed with placeholders: the same
+ * collections, the same number of entries, the same keys (a key holding a placeholder may differ). Scalars may differ.
+ */
+export function sameShape(neutral: unknown, real: unknown): boolean {
+  if (Array.isArray(neutral)) return Array.isArray(real) && real.length === neutral.length && neutral.every((v, i) => sameShape(v, real[i]));
+  if (neutral !== null && typeof neutral === 'object') {
+    if (real === null || typeof real !== 'object' || Array.isArray(real)) return false;
+    const a = Object.entries(neutral as Record<string, unknown>);
+    const b = Object.entries(real as Record<string, unknown>);
+    if (a.length !== b.length) return false;
+    return a.every(([k, v], i) => {
+      const other = b[i];
+      if (!other) return false;
+      if (!k.includes('airlockvalue') && k !== other[0]) return false;
+      return sameShape(v, other[1]);
+    });
+  }
+  return real === null || typeof real !== 'object';
+}
+
+/**
+ * Substitutes one YAML document's text and parses it. Returns the object (or undefined for an empty document), or
+ * the problems: missing variables, YAML made invalid by a value, or a value that changed the document's shape.
+ */
+export function substituteDocument(text: string, values: ReadonlyMap<string, ResolvedValue>): { object?: unknown; used: Map<string, ResolvedValue>; problems: SubstituteProblem[] } {
+  const real = substituteText(text, values);
+  if (real.problems.length) return { used: real.used, problems: real.problems };
+  const parsed = parseDocument(real.text, { lineCounter: new LineCounter(), prettyErrors: false, uniqueKeys: true });
+  const names = [...real.used.keys()];
+  const culprit = names.length ? names.join(', ') : '';
+  if (parsed.errors.length) {
+    const neutral = parseDocument(substituteText(text, values, true).text, { prettyErrors: false, uniqueKeys: true });
+    const message = neutral.errors.length || !names.length
+      ? `invalid YAML: ${parsed.errors[0]?.message.split('\n')[0] ?? ''}`
+      : `the value of ${culprit} makes the YAML invalid (values are substituted as scalar text)`;
+    return { used: real.used, problems: [{ line: 1, variable: culprit, message }] };
+  }
+  const object = parsed.toJS() as unknown;
+  if (names.length) {
+    const neutral = parseDocument(substituteText(text, values, true).text, { prettyErrors: false, uniqueKeys: true });
+    if (!neutral.errors.length) {
+      if (!sameShape(neutral.toJS(), object)) {
+        return {
+          used: real.used,
+          problems: [{ line: 1, variable: culprit, message: `the value of ${culprit} would change the structure of the object (add keys, items or nesting); a value is scalar text only` }],
+        };
+      }
+    }
+  }
+  return { object, used: real.used, problems: [] };
+}
+
