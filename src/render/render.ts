@@ -1,5 +1,5 @@
 /**
- * The render (FLEET.md): (bundle sources, site, cluster) → the objects that cluster gets, plus an account of which
+ * The render (docs/adr/015-values-and-overrides.md): (bundle sources, site, cluster) → the objects that cluster gets, plus an account of which
  * sources were placed, which overrides applied and where each value came from. Pure: the same function runs at
  * headquarters (`airlock render`) and on site. Order per source: placement selector, values substituted in the
  * text, then each matching override's patches and images, in the order written.
