@@ -36,12 +36,44 @@ function lineAt(text: string, index: number): number {
   return line;
 }
 
+/**
+ * Where comments start: for each line, the offset of a `#` that begins a YAML comment (at the line's start or after
+ * a space or tab, outside single and double quotes), or none. References in comments are left as written.
+ */
+function commentStarts(text: string): number[] {
+  const starts: number[] = [];
+  let lineStart = 0;
+  for (const line of text.split('\n')) {
+    let quote = '';
+    for (let i = 0; i < line.length; i++) {
+      const c = line[i];
+      if (quote) {
+        if (c === quote) quote = '';
+        else if (c === '\\' && quote === '"') i++;
+      } else if ((c === '"' || c === "'") && (i === 0 || /[\s:,[{-]/.test(line[i - 1] ?? ''))) quote = c;
+      else if (c === '#' && (i === 0 || line[i - 1] === ' ' || line[i - 1] === '\t')) {
+        starts.push(lineStart + i);
+        break;
+      }
+    }
+    lineStart += line.length + 1;
+  }
+  return starts;
+}
+
+function inComment(text: string, starts: number[], offset: number): boolean {
+  const lineEnd = text.indexOf('\n', offset);
+  return starts.some((s) => s <= offset && (lineEnd < 0 || s < lineEnd) && !text.slice(s, offset).includes('\n'));
+}
+
 /** Replaces every reference; `placeholder` mode puts a neutral token in place of every value (for the shape check). */
 export function substituteText(text: string, values: ReadonlyMap<string, ResolvedValue>, placeholder = false): Substituted {
   const used = new Map<string, ResolvedValue>();
   const problems: SubstituteProblem[] = [];
   let n = 0;
+  const comments = text.includes('#') ? commentStarts(text) : [];
   const out = text.replace(REFERENCE, (whole, escape: string, body: string, offset: number) => {
+    if (comments.length && inComment(text, comments, offset)) return whole;
     if (escape) return whole.slice(1);
     const eq = body.indexOf(':=');
     const name = (eq < 0 ? body : body.slice(0, eq)).trim();

@@ -61,6 +61,11 @@ describe('substitution', () => {
     expect(r.problems).toEqual([]);
     expect(r.used.get('b')).toEqual({ value: 'dflt', from: 'default' });
   });
+  it('leaves references in comments as written (they are not part of the object)', () => {
+    const r = substituteText('# uses ${nothing}\na: "x # ${a}" # and ${nothing}\nb: ${a}\n', values);
+    expect(r.problems).toEqual([]);
+    expect(r.text).toBe('# uses ${nothing}\na: "x # A" # and ${nothing}\nb: A\n');
+  });
   it('is strict about a variable without value or default, naming its line', () => {
     const r = substituteText('a: 1\nb: ${missing}\n', values);
     expect(r.problems).toEqual([expect.objectContaining({ line: 2, variable: 'missing' })]);
