@@ -10,6 +10,7 @@ import type { OciLayoutStore } from '../src/oci-layout.js';
 import { fetchSource, readTreeFiles, writeSnapshotBundle } from '../src/git/snapshot.js';
 import type { GitSpec } from './spec.js';
 import { intentFields } from './collect-manifests.js';
+import { discoveryDocuments } from '../src/render/discover.js';
 import type { SourceIntent, Values } from '../src/render/types.js';
 
 export interface CollectedGit {
@@ -31,9 +32,14 @@ export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLay
 
     const documents: ManifestDocument[] = [];
     if (spec.manifests) {
+      const files: { path: string; text: string }[] = [];
       for (const f of await readTreeFiles(source.gitdir, source.commit, spec.manifests)) {
-        if (isManifestFile(f.path)) documents.push(...parseManifests(f.content.toString('utf8'), `${spec.name}:${f.path}`));
+        if (!isManifestFile(f.path)) continue;
+        parseManifests(f.content.toString('utf8'), `${spec.name}:${f.path}`); // checks the YAML, naming file:line
+        files.push({ path: f.path, text: f.content.toString('utf8') });
       }
+      // Images as the sites will see them: spec values, and each override's values and images.
+      documents.push(...discoveryDocuments({ kind: 'git', name: spec.name, files, values, ...(spec.overrides ? { overrides: spec.overrides } : {}) }));
     }
     const config: GitSnapshotConfig & SourceIntent = {
       name: spec.name,

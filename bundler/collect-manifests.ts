@@ -11,6 +11,7 @@ import { type ManifestDocument, isManifestFile, parseManifests } from '../src/ma
 import { buildManifestTar } from '../src/manifests/manifest-tar.js';
 import type { OciLayoutStore } from '../src/oci-layout.js';
 import type { SourceIntent } from '../src/render/types.js';
+import { discoveryDocuments } from '../src/render/discover.js';
 
 /** The intent recorded in a config: only what is set, so a source without any keeps the config it always had. */
 export function intentFields(intent: SourceIntent): SourceIntent {
@@ -42,9 +43,11 @@ export async function collectManifestSet(path: string, baseDir: string, scratch:
   const documents: ManifestDocument[] = [];
   for (const file of files.filter(isManifestFile).sort()) {
     const content = await readFile(file);
-    documents.push(...parseManifests(content.toString('utf8'), relative(process.cwd(), file) || file));
+    parseManifests(content.toString('utf8'), relative(process.cwd(), file) || file); // checks the YAML, naming file:line
     entries.push({ path: relative(root, file), content });
   }
+  // Images are found in the objects as the sites will see them: spec values, and each override's values and images.
+  documents.push(...discoveryDocuments({ kind: 'manifests', name: path, files: entries.map((e) => ({ path: e.path, text: e.content.toString('utf8') })), ...intent }));
   if (!entries.length) throw new AirlockError('SPEC_INVALID', `${specFile}:${line}: manifests path ${path} holds no .yaml, .yml or .json files`);
 
   const tar = buildManifestTar(entries);

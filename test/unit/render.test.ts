@@ -174,3 +174,14 @@ describe('renderCluster', () => {
     expect(r.errors[0]).toMatch(/manifests app: placement\.clusterSelector\.matchExpressions\[0\]: operator "Near" does not exist/);
   });
 });
+
+describe('image discovery at build time', async () => {
+  const { discoveryDocuments } = await import('../../src/render/discover.js');
+  const { imagesOfAll } = await import('../../src/manifests/images.js');
+  it('finds images with the spec values and each override, and leaves out those only a site can resolve', () => {
+    const text = 'apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  containers:\n    - {name: a, image: "ghcr.io/acme/web:${tag}"}\n    - {name: b, image: "${siteRegistry}/tool:1"}\n    - {name: c, image: redis:6}\n';
+    const docs = discoveryDocuments({ kind: 'manifests', name: 'app', files: [{ path: 'p.yaml', text }], values: { tag: '1.0' }, overrides: [{ values: { tag: '1.1' } }, { images: [{ match: 'redis', tag: '7' }] }] });
+    expect(imagesOfAll(docs.map((d) => d.object)).sort()).toEqual(['docker.io/library/redis:7', 'ghcr.io/acme/web:1.0', 'ghcr.io/acme/web:1.1', 'redis:6']);
+    expect(docs[0]?.file).toBe('app/p.yaml');
+  });
+});
