@@ -5,7 +5,7 @@
  * document parsed with neutral placeholders, the value injected YAML structure and the document is refused
  * (docs/adr/015-values-and-overrides.md). Pure.
  */
-import { LineCounter, parseDocument } from 'yaml';
+import { parseDocument } from 'yaml';
 
 const REFERENCE = /\$(\$?)\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -67,7 +67,7 @@ function inComment(text: string, starts: number[], offset: number): boolean {
 }
 
 /** Replaces every reference; `placeholder` mode puts a neutral token in place of every value (for the shape check). */
-export function substituteText(text: string, values: ReadonlyMap<string, ResolvedValue>, placeholder = false): Substituted {
+export function substituteText(text: string, values: ReadonlyMap<string, ResolvedValue>, placeholder = false, except?: string): Substituted {
   const used = new Map<string, ResolvedValue>();
   const problems: SubstituteProblem[] = [];
   let n = 0;
@@ -93,7 +93,7 @@ export function substituteText(text: string, values: ReadonlyMap<string, Resolve
       problems.push({ line: lineAt(text, offset), variable: name, message: `variable "${name}" has no value and no default (give it in the spec's values, an override, the site or the cluster, or write \${${name}:=DEFAULT})` });
       return whole;
     }
-    return placeholder ? `airlockvalue${n++}` : value;
+    return placeholder && name !== except ? `airlockvalue${n++}` : value;
   });
   return { text: out, used, problems };
 }
@@ -126,28 +126,29 @@ export function sameShape(neutral: unknown, real: unknown): boolean {
 export function substituteDocument(text: string, values: ReadonlyMap<string, ResolvedValue>): { object?: unknown; used: Map<string, ResolvedValue>; problems: SubstituteProblem[] } {
   const real = substituteText(text, values);
   if (real.problems.length) return { used: real.used, problems: real.problems };
-  const parsed = parseDocument(real.text, { lineCounter: new LineCounter(), prettyErrors: false, uniqueKeys: true });
+  const options = { prettyErrors: false, uniqueKeys: true } as const;
+  const parsed = parseDocument(real.text, options);
   const names = [...real.used.keys()];
-  const culprit = names.length ? names.join(', ') : '';
-  if (parsed.errors.length) {
-    const neutral = parseDocument(substituteText(text, values, true).text, { prettyErrors: false, uniqueKeys: true });
-    const message = neutral.errors.length || !names.length
-      ? `invalid YAML: ${parsed.errors[0]?.message.split('\n')[0] ?? ''}`
-      : `the value of ${culprit} makes the YAML invalid (values are substituted as scalar text)`;
-    return { used: real.used, problems: [{ line: 1, variable: culprit, message }] };
+  const neutral = names.length ? parseDocument(substituteText(text, values, true).text, options) : undefined;
+  const object = parsed.errors.length ? undefined : (parsed.toJS() as unknown);
+  if (parsed.errors.length && (!neutral || neutral.errors.length)) {
+    return { used: real.used, problems: [{ line: 1, variable: '', message: `invalid YAML: ${parsed.errors[0]?.message.split('\n')[0] ?? ''}` }] };
   }
-  const object = parsed.toJS() as unknown;
-  if (names.length) {
-    const neutral = parseDocument(substituteText(text, values, true).text, { prettyErrors: false, uniqueKeys: true });
-    if (!neutral.errors.length) {
-      if (!sameShape(neutral.toJS(), object)) {
-        return {
-          used: real.used,
-          problems: [{ line: 1, variable: culprit, message: `the value of ${culprit} would change the structure of the object (add keys, items or nesting); a value is scalar text only` }],
-        };
-      }
-    }
+  if (neutral && !neutral.errors.length && (parsed.errors.length || !sameShape(neutral.toJS(), object))) {
+    // Blame the variables that do it on their own (each alone with its value, the others as placeholders).
+    const shape = neutral.toJS() as unknown;
+    const alone = names.filter((name) => {
+      const d = parseDocument(substituteText(text, values, true, name).text, options);
+      return d.errors.length > 0 || !sameShape(shape, d.toJS());
+    });
+    const culprits = alone.length ? alone : names;
+    const first = culprits[0] ?? '';
+    const at = text.search(new RegExp(`\\$\\{${first}(\\}|:=)`));
+    const effect = parsed.errors.length ? 'makes the YAML invalid' : 'would change the structure of the object (add keys, items or nesting)';
+    return {
+      used: real.used,
+      problems: [{ line: at < 0 ? 1 : lineAt(text, at), variable: culprits.join(', '), message: `the value of ${culprits.map((c) => `\${${c}}`).join(', ')} ${effect}; a value is substituted as scalar text only` }],
+    };
   }
   return { object, used: real.used, problems: [] };
 }
-

@@ -159,8 +159,10 @@ describe('renderCluster', () => {
     for (const x of ['v\nevil: yes', 'v\n  evil: yes', '{evil: yes}', '[1, 2]', 'v", evil: "x']) {
       const r = renderCluster([source({}, text)], { ...site, values: { x } }, pos);
       expect(r.ok, JSON.stringify(x)).toBe(false);
-      expect(r.errors[0]).toMatch(/app\/web\.yaml:\d+: ConfigMap c: .*x/);
+      expect(r.errors[0]).toMatch(/^app\/web\.yaml:5: ConfigMap c: the value of \$\{x\} (would change the structure|makes the YAML invalid)/);
     }
+    const two = renderCluster([source({}, 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  a: ${ok}\n  b: ${x}\n')], { ...site, values: { ok: 'fine', x: 'v\nevil: yes' } }, pos);
+    expect(two.errors).toEqual(['app/web.yaml:6: ConfigMap c: the value of ${x} would change the structure of the object (add keys, items or nesting); a value is substituted as scalar text only']);
     const ok = renderCluster([source({}, text)], { ...site, values: { x: 'plain: value # with colon' } }, pos);
     expect(ok.errors).toEqual([expect.stringMatching(/structure|invalid/)]);
     const fine = renderCluster([source({}, text)], { ...site, values: { x: 'v-1.2' } }, pos);
