@@ -97,7 +97,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const manifestNames: string[] = [];
     for (const m of spec.manifests) {
       onEvent({ type: 'step', message: `reading manifests ${m.path}` });
-      const set = await collectManifestSet(m.path, spec.baseDir, scratch, spec.file, m.line);
+      const set = await collectManifestSet(m.path, spec.baseDir, scratch, spec.file, m.line, { ...m, values: spec.values });
       addMeta(set.metadata);
       documents.push(...set.documents);
       rootEntries.push(set.desc);
@@ -107,7 +107,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const gitResults: { name: string; commit: string }[] = [];
     for (const g of spec.git) {
       onEvent({ type: 'step', message: `snapshotting git ${g.name} (${g.url} at ${g.ref})` });
-      const snap = await collectGit(g, spec.baseDir, scratch, opts.base?.commits.get(g.name) ?? []);
+      const snap = await collectGit(g, spec.baseDir, scratch, opts.base?.commits.get(g.name) ?? [], spec.values);
       addMeta(snap.metadata);
       documents.push(...snap.documents);
       rootEntries.push(snap.desc);

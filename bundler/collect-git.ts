@@ -9,15 +9,19 @@ import { type ManifestDocument, isManifestFile, parseManifests } from '../src/ma
 import type { OciLayoutStore } from '../src/oci-layout.js';
 import { fetchSource, readTreeFiles, writeSnapshotBundle } from '../src/git/snapshot.js';
 import type { GitSpec } from './spec.js';
+import { intentFields } from './collect-manifests.js';
+import { discoveryDocuments } from '../src/render/discover.js';
+import type { SourceIntent, Values } from '../src/render/types.js';
 
 export interface CollectedGit {
   desc: Descriptor;
   metadata: BuiltBlob[];
-  config: GitSnapshotConfig;
+  config: GitSnapshotConfig & SourceIntent;
   documents: ManifestDocument[];
 }
 
-export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLayoutStore, haves: string[] = []): Promise<CollectedGit> {
+/** `values` are the spec's; the entry's placement and overrides and these are recorded in the signed config. */
+export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLayoutStore, haves: string[] = [], values: Values = {}): Promise<CollectedGit> {
   const work = await mkdtemp(join(scratch.dir, 'git-'));
   try {
     const source = await fetchSource({ url: spec.url, ref: spec.ref, workDir: work, baseDir });
@@ -28,17 +32,23 @@ export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLay
 
     const documents: ManifestDocument[] = [];
     if (spec.manifests) {
+      const files: { path: string; text: string }[] = [];
       for (const f of await readTreeFiles(source.gitdir, source.commit, spec.manifests)) {
-        if (isManifestFile(f.path)) documents.push(...parseManifests(f.content.toString('utf8'), `${spec.name}:${f.path}`));
+        if (!isManifestFile(f.path)) continue;
+        parseManifests(f.content.toString('utf8'), `${spec.name}:${f.path}`); // checks the YAML, naming file:line
+        files.push({ path: f.path, text: f.content.toString('utf8') });
       }
+      // Images as the sites will see them: spec values, and each override's values and images.
+      documents.push(...discoveryDocuments({ kind: 'git', name: spec.name, files, values, ...(spec.overrides ? { overrides: spec.overrides } : {}) }));
     }
-    const config: GitSnapshotConfig = {
+    const config: GitSnapshotConfig & SourceIntent = {
       name: spec.name,
       url: spec.url,
       ref: source.refName,
       commit: source.commit,
       ...(spec.manifests ? { manifests: spec.manifests } : {}),
       ...(written.prerequisites.length ? { prerequisites: written.prerequisites } : {}),
+      ...intentFields({ ...(spec.placement ? { placement: spec.placement } : {}), ...(spec.overrides ? { overrides: spec.overrides } : {}), values }),
     };
     const configBlob = jsonBlob(GIT_CONFIG_MEDIA_TYPE, config);
     const manifest = artifactManifest(GIT_ARTIFACT_TYPE, configBlob.desc, [layer], { [ANNOTATION_GIT_NAME]: spec.name });

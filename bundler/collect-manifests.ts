@@ -10,6 +10,17 @@ import { AirlockError } from '../src/errors.js';
 import { type ManifestDocument, isManifestFile, parseManifests } from '../src/manifests/documents.js';
 import { buildManifestTar } from '../src/manifests/manifest-tar.js';
 import type { OciLayoutStore } from '../src/oci-layout.js';
+import type { SourceIntent } from '../src/render/types.js';
+import { discoveryDocuments } from '../src/render/discover.js';
+
+/** The intent recorded in a config: only what is set, so a source without any keeps the config it always had. */
+export function intentFields(intent: SourceIntent): SourceIntent {
+  return {
+    ...(intent.placement?.clusterSelector ? { placement: intent.placement } : {}),
+    ...(intent.overrides?.length ? { overrides: intent.overrides } : {}),
+    ...(intent.values && Object.keys(intent.values).length ? { values: intent.values } : {}),
+  };
+}
 
 export interface CollectedManifestSet {
   /** Descriptor for the bundle root. */
@@ -18,7 +29,8 @@ export interface CollectedManifestSet {
   documents: ManifestDocument[];
 }
 
-export async function collectManifestSet(path: string, baseDir: string, scratch: OciLayoutStore, specFile: string, line: number): Promise<CollectedManifestSet> {
+/** `intent` (placement, overrides, the spec's values) is recorded in the set's signed config for the site's render. */
+export async function collectManifestSet(path: string, baseDir: string, scratch: OciLayoutStore, specFile: string, line: number, intent: SourceIntent = {}): Promise<CollectedManifestSet> {
   const full = resolve(baseDir, path);
   let files: string[];
   try {
@@ -31,15 +43,17 @@ export async function collectManifestSet(path: string, baseDir: string, scratch:
   const documents: ManifestDocument[] = [];
   for (const file of files.filter(isManifestFile).sort()) {
     const content = await readFile(file);
-    documents.push(...parseManifests(content.toString('utf8'), relative(process.cwd(), file) || file));
+    parseManifests(content.toString('utf8'), relative(process.cwd(), file) || file); // checks the YAML, naming file:line
     entries.push({ path: relative(root, file), content });
   }
+  // Images are found in the objects as the sites will see them: spec values, and each override's values and images.
+  documents.push(...discoveryDocuments({ kind: 'manifests', name: path, files: entries.map((e) => ({ path: e.path, text: e.content.toString('utf8') })), ...intent }));
   if (!entries.length) throw new AirlockError('SPEC_INVALID', `${specFile}:${line}: manifests path ${path} holds no .yaml, .yml or .json files`);
 
   const tar = buildManifestTar(entries);
   const layer: Descriptor = { mediaType: MANIFESTS_LAYER_MEDIA_TYPE, digest: sha256Digest(tar), size: tar.length, annotations: { [ANNOTATION_TITLE]: `${path}.tar` } };
   await scratch.push(layer, Readable.from([tar]));
-  const config = jsonBlob(MANIFESTS_CONFIG_MEDIA_TYPE, { name: path, files: entries.map((e) => e.path).sort() });
+  const config = jsonBlob(MANIFESTS_CONFIG_MEDIA_TYPE, { name: path, files: entries.map((e) => e.path).sort(), ...intentFields(intent) });
   const manifest = artifactManifest(MANIFESTS_ARTIFACT_TYPE, config.desc, [layer], { [ANNOTATION_MANIFESTS_NAME]: path });
   return {
     desc: { ...manifest.desc, artifactType: MANIFESTS_ARTIFACT_TYPE, annotations: { [ANNOTATION_KIND]: 'manifests', [ANNOTATION_MANIFESTS_NAME]: path } },

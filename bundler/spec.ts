@@ -3,12 +3,14 @@
  * required ones, malformed references and durations are reported with the file and line.
  */
 import { readFile } from 'node:fs/promises';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { AirlockError } from '../src/errors.js';
 import { parseReference } from '../src/reference.js';
 import type { RegistrySettings } from '../src/registry/access.js';
 import { LIFETIME_RANGE, boundedDuration } from '../src/units.js';
+import { checkOverride, checkSelector, checkValues } from '../src/render/intent.js';
+import type { Override, SourceIntent, Values } from '../src/render/types.js';
 
 export interface ImageSpec {
   ref: string;
@@ -16,7 +18,15 @@ export interface ImageSpec {
   line: number;
 }
 
-export interface GitSpec {
+/** A source's placement and overrides (docs/adr/015-values-and-overrides.md); recorded in its signed config. */
+export type SourceIntentSpec = Pick<SourceIntent, 'placement' | 'overrides'>;
+
+export interface ManifestsSpec extends SourceIntentSpec {
+  path: string;
+  line: number;
+}
+
+export interface GitSpec extends SourceIntentSpec {
   name: string;
   url: string;
   ref: string;
@@ -35,11 +45,13 @@ export interface BundleSpec {
   discoverImages: boolean;
   images: ImageSpec[];
   git: GitSpec[];
-  manifests: { path: string; line: number }[];
+  manifests: ManifestsSpec[];
+  /** The spec's `values`: defaults for every source, below overrides, site and cluster values. */
+  values: Values;
   registries: Record<string, RegistrySettings>;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'trustRoot', 'discoverImages', 'images', 'git', 'manifests', 'registries'];
+const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'trustRoot', 'discoverImages', 'images', 'git', 'manifests', 'values', 'registries'];
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 
@@ -120,7 +132,7 @@ export function parseSpec(text: string, file: string): BundleSpec {
   const git: GitSpec[] = [];
   for (const item of seqItems(fields.git, 'git', fail)) {
     if (!isMap(item)) return fail(item, 'a git entry is a mapping with name, url and ref');
-    const f = mapFields(item, ['name', 'url', 'ref', 'manifests'], 'a git entry', fail);
+    const f = mapFields(item, ['name', 'url', 'ref', 'manifests', 'placement', 'overrides'], 'a git entry', fail);
     const gname = scalarString(f.name, 'git[].name', fail, item);
     if (!NAME_RE.test(gname)) fail(f.name, `git name "${gname}" must be lowercase letters, digits, '.', '_' or '-'`);
     if (git.some((g) => g.name === gname)) fail(f.name, `git name "${gname}" is used twice`);
@@ -129,11 +141,46 @@ export function parseSpec(text: string, file: string): BundleSpec {
       url: scalarString(f.url, 'git[].url', fail, item),
       ref: f.ref ? scalarString(f.ref, 'git[].ref', fail, item) : 'HEAD',
       ...(f.manifests ? { manifests: scalarString(f.manifests, 'git[].manifests', fail, item) } : {}),
+      ...intentOf(f, `git ${gname}`),
       line: lineOf(item),
     });
   }
 
-  const manifests = seqItems(fields.manifests, 'manifests', fail).map((item) => ({ path: scalarString(item, 'a manifests path', fail, item), line: lineOf(item) }));
+  /** `placement` and `overrides` of a manifests or git entry, each problem with its line. */
+  function intentOf(f: Record<string, Node | undefined>, what: string): SourceIntentSpec {
+    const out: SourceIntentSpec = {};
+    if (f.placement) {
+      if (!isMap(f.placement)) fail(f.placement, `${what}: placement must be a mapping with clusterSelector`);
+      const pf = mapFields(f.placement, ['clusterSelector'], `${what}: placement`, fail);
+      const problems: string[] = [];
+      const clusterSelector = checkSelector(pf.clusterSelector?.toJSON(), 'placement.clusterSelector', problems);
+      if (problems.length) fail(pf.clusterSelector, `${what}: ${problems.join('; ')}`);
+      if (clusterSelector) out.placement = { clusterSelector };
+    }
+    if (f.overrides) {
+      const overrides: Override[] = [];
+      seqItems(f.overrides, `${what}: overrides`, fail).forEach((node, i) => {
+        const problems: string[] = [];
+        const o = checkOverride(node.toJSON(), `overrides[${i}]`, problems, `${basename(file)}:${lineOf(node)}`);
+        if (problems.length) fail(node, `${what}: ${problems.join('; ')}`);
+        if (o) overrides.push(o);
+      });
+      if (overrides.length) out.overrides = overrides;
+    }
+    return out;
+  }
+
+  const manifests: ManifestsSpec[] = seqItems(fields.manifests, 'manifests', fail).map((item) => {
+    if (isScalar(item)) return { path: scalarString(item, 'a manifests path', fail, item), line: lineOf(item) };
+    if (!isMap(item)) return fail(item, 'a manifests entry is a path, or a mapping with path, placement and overrides');
+    const f = mapFields(item, ['path', 'placement', 'overrides'], 'a manifests entry', fail);
+    const path = scalarString(f.path, 'manifests[].path', fail, item);
+    return { path, ...intentOf(f, `manifests ${path}`), line: lineOf(item) };
+  });
+
+  const valueProblems: string[] = [];
+  const values = checkValues(fields.values?.toJSON(), 'values', valueProblems) ?? {};
+  if (valueProblems.length) fail(fields.values, valueProblems.join('; '));
 
   const registries: Record<string, RegistrySettings> = {};
   if (fields.registries) {
@@ -157,7 +204,7 @@ export function parseSpec(text: string, file: string): BundleSpec {
   }
 
   if (!images.length && !git.length && !manifests.length) fail(root, 'the bundle is empty: list images, git or manifests');
-  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), ...(trustRoot ? { trustRoot } : {}), discoverImages, images, git, manifests, registries };
+  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), ...(trustRoot ? { trustRoot } : {}), discoverImages, images, git, manifests, values, registries };
 }
 
 type Fail = (node: Node | null | undefined, message: string) => never;

@@ -6,7 +6,8 @@ import { bundlePush } from './bundle-push.js';
 import { bundleVerify } from './bundle-verify.js';
 import { keysGenerate } from './keys-generate.js';
 import { receiptVerify } from './receipt-verify.js';
+import { render } from './render.js';
 import { trustInit } from './trust-init.js';
 import { trustShow } from './trust-show.js';
 
-export const bundlerCommands: Command[] = [keysGenerate, trustInit, trustShow, bundleCreate, bundleVerify, bundleInspect, bundlePush, bundlePull, receiptVerify];
+export const bundlerCommands: Command[] = [keysGenerate, trustInit, trustShow, bundleCreate, bundleVerify, bundleInspect, bundlePush, bundlePull, receiptVerify, render];

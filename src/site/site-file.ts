@@ -38,6 +38,8 @@ export interface Site {
   labels: Record<string, string>;
   values: Values;
   clusters: SiteCluster[];
+  /** `registryHost: HOST[:PORT]`: the host its clusters pull images from (`airlock render` rewrites images to it). */
+  registryHost?: string;
 }
 
 /** The site `--kubeconfig` (or the pod's service account) stands for: one cluster named `local`. */
@@ -138,7 +140,7 @@ export function parseSiteFile(text: string, file: string): Site {
   const yamlError = doc.errors[0];
   if (yamlError) throw fail([`${file}:${lines.linePos(yamlError.pos[0]).line}: invalid YAML: ${yamlError.message.split('\n')[0]}`]);
   const r = new Reader(file, lines);
-  const top = r.fields(doc.contents, 'the site file', ['apiVersion', 'kind', 'metadata', 'values', 'clusters']);
+  const top = r.fields(doc.contents, 'the site file', ['apiVersion', 'kind', 'metadata', 'values', 'clusters', 'registryHost']);
   if (!isMap(doc.contents)) throw fail(r.problems);
   const apiVersion = top.get('apiVersion');
   if (!isScalar(apiVersion) || apiVersion.value !== SITE_API_VERSION) r.problem(apiVersion ?? doc.contents, `apiVersion must be ${SITE_API_VERSION}`);
@@ -159,6 +161,12 @@ export function parseSiteFile(text: string, file: string): Site {
   }
   const labels = r.labels(metadata.get('labels'), 'metadata.labels');
   const values = r.values(top.get('values'), 'values');
+  let registryHost: string | undefined;
+  if (top.has('registryHost')) {
+    const h = r.string(top.get('registryHost'), 'registryHost');
+    if (h && !/^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?(:\d{1,5})?$/.test(h)) r.problem(top.get('registryHost'), `registryHost "${h}" must be a host name with an optional :port (e.g. registry.store.local:5000)`);
+    else registryHost = h;
+  }
 
   const clusters: SiteCluster[] = [];
   const clustersNode = top.get('clusters');
@@ -207,7 +215,7 @@ export function parseSiteFile(text: string, file: string): Site {
     });
   }
   if (r.problems.length) throw fail(r.problems);
-  return { name, labels, values, clusters };
+  return { name, labels, values, clusters, ...(registryHost ? { registryHost } : {}) };
 }
 
 /** The labels a cluster is selected by: its site's labels with its own on top. */
