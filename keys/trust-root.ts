@@ -3,6 +3,7 @@
  * envelope signed by a threshold of its own root keys. A newer root is accepted only when signed by thresholds
  * of both the old and the new root keys, and exactly one version newer (TUF's root rotation).
  */
+import { readFile } from 'node:fs/promises';
 import { AirlockError } from '../src/errors.js';
 import { type DsseEnvelope, parseEnvelope, serializeEnvelope, signEnvelope } from './dsse.js';
 import { type PublicKey, type SecretKey, keyIdOf } from './key-file.js';
@@ -134,4 +135,11 @@ function checkShape(root: TrustRoot): string | undefined {
 
 function unique(list: string[]): string[] {
   return [...new Set(list)];
+}
+
+/** The text of a trust-root file; a file that cannot be read is TRUST_ROOT_INVALID, naming it. */
+export async function readTrustRootFile(path: string): Promise<string> {
+  return readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
+    throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${path}: ${err.code ?? err.message}`);
+  });
 }

@@ -6,7 +6,7 @@ import { AirlockError } from '../../src/errors.js';
 import { RegistryAccess } from '../../src/registry/access.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
 import { INTERVAL_RANGE, type Range } from '../../src/units.js';
-import { readTrustRoot } from '../../keys/trust-root.js';
+import { readTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 import { envFailpoint, jsonLogger } from '../context.js';
 
 export const applianceServe: Command = {
@@ -98,9 +98,7 @@ sync and health per channel and object.`,
     const certPath = stringOpt(values, 'tls-cert');
     const keyPath = stringOpt(values, 'tls-key');
     if (Boolean(certPath) !== Boolean(keyPath)) throw new UsageError('--tls-cert and --tls-key go together');
-    const trustText = await readFile(trustPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
-    });
+    const trustText = await readTrustRootFile(trustPath);
     const log = jsonLogger((line) => ctx.stdout.write(line), ctx.now);
     const intervalMs = durationOpt(values, 'interval', INTERVAL_RANGE, '60s') ?? 60_000;
     const registryCacerts = listOpt(values, 'registry-cacert');

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
 import { type Command, STDIO, UsageError, listOpt, stringOpt, writeJson } from '../../src/command.js';
-import { AirlockError } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
 import { formatBytes } from '../../src/units.js';
 import { streamOutput } from '../../src/bundle/archive-output.js';
@@ -9,7 +7,7 @@ import { connectDepot } from '../../src/depot/connect.js';
 import { parseDepotRef } from '../../src/depot/layout.js';
 import { pullBundle } from '../../src/depot/pull.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
-import { loadTrustRoot } from '../../keys/trust-root.js';
+import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 
 export const bundlePull: Command = {
   path: ['bundle', 'pull'],
@@ -54,13 +52,7 @@ Options:
     if (toStdout && (ctx.stdout as { isTTY?: boolean }).isTTY) throw new UsageError('-o - would write the binary bundle to your terminal: pipe it (| …) or redirect it (> FILE)');
     const trustPath = stringOpt(values, 'trust');
     const trust = trustPath
-      ? loadTrustRoot(
-          await readFile(trustPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
-            throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
-          }),
-          ctx.now(),
-          trustPath,
-        )
+      ? loadTrustRoot(await readTrustRootFile(trustPath), ctx.now(), trustPath)
       : undefined;
     const { repo, close } = await connectDepot({
       ref,

@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
 import { type Command, UsageError, listOpt, stringOpt, writeJson } from '../../src/command.js';
-import { AirlockError } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
 import { formatBytes } from '../../src/units.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
@@ -10,7 +8,7 @@ import { parseDepotRef } from '../../src/depot/layout.js';
 import { pushBundle } from '../../src/depot/push.js';
 import { unverifiedPartsIndex, verifyPartsIndex } from '../../keys/parts.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
-import { loadTrustRoot } from '../../keys/trust-root.js';
+import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 
 export const bundlePush: Command = {
   path: ['bundle', 'push'],
@@ -56,13 +54,7 @@ Options:
     if (ref.digest) throw new UsageError(`${target}: push to a repository (oci://HOST/REPO), not a digest`);
     const trustPath = stringOpt(values, 'trust');
     const trust = trustPath
-      ? loadTrustRoot(
-          await readFile(trustPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
-            throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
-          }),
-          ctx.now(),
-          trustPath,
-        )
+      ? loadTrustRoot(await readTrustRootFile(trustPath), ctx.now(), trustPath)
       : undefined;
     const check = trust ? statementVerifier({ trust, now: ctx.now() }) : unverifiedStatement;
     const bundle = await scanBundle({

@@ -1,10 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import { type Command, UsageError, listOpt, stringOpt, writeJson } from '../../src/command.js';
-import { AirlockError } from '../../src/errors.js';
 import { createProgress } from '../../src/progress.js';
 import { formatBytes } from '../../src/units.js';
 import { readPublicKey } from '../../keys/key-file.js';
-import { loadTrustRoot } from '../../keys/trust-root.js';
+import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 import { renderSummary } from '../report.js';
 import { type VerifyReport, verifyBundleFile } from '../verify.js';
 
@@ -45,9 +43,7 @@ Options:
     const basePath = stringOpt(values, 'base');
     const applianceKeyPaths = listOpt(values, 'appliance-key');
     if (applianceKeyPaths.length && !basePath) throw new UsageError('--appliance-key verifies a receipt given as --base; there is no --base');
-    const trustText = await readFile(trustPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
-    });
+    const trustText = await readTrustRootFile(trustPath);
     const trust = loadTrustRoot(trustText, ctx.now(), trustPath);
     // The base is read first: a wrong --base fails before a long bundle is read.
     const base = basePath

@@ -9,7 +9,7 @@ import type { KubeObject } from '../../src/manifests/documents.js';
 import { formatReference, parseReference } from '../../src/reference.js';
 import { type RenderAccount, renderCluster } from '../../src/render/render.js';
 import { parseSiteFile } from '../../src/site/site-file.js';
-import { loadTrustRoot } from '../../keys/trust-root.js';
+import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 import { loadBundleForRender } from '../render-bundle.js';
 
 export const render: Command = {
@@ -56,13 +56,7 @@ Options:
     const clusters = only ? site.clusters.filter((c) => c.name === only) : site.clusters;
     if (!clusters.length) throw new UsageError(`the site ${site.name} has no cluster "${only ?? ''}" (it has ${site.clusters.map((c) => c.name).join(', ')})`);
     const trust = trustPath
-      ? loadTrustRoot(
-          await readFile(trustPath, 'utf8').catch((err: NodeJS.ErrnoException) => {
-            throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${trustPath}: ${err.code ?? err.message}`);
-          }),
-          ctx.now(),
-          trustPath,
-        )
+      ? loadTrustRoot(await readTrustRootFile(trustPath), ctx.now(), trustPath)
       : undefined;
     const bundle = await loadBundleForRender(file, trust, ctx.now());
     if (!bundle.verified && !ctx.json) ctx.stderr.write(`warning: ${file} was NOT verified (give --trust root.json to check its signatures and every byte)\n`);

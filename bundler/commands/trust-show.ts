@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { type Command, writeJson } from '../../src/command.js';
-import { AirlockError } from '../../src/errors.js';
 import { trustLifecycle } from '../../keys/rotation.js';
-import { readTrustRoot } from '../../keys/trust-root.js';
+import { readTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 
 export const trustShow: Command = {
   path: ['trust', 'show'],
@@ -22,9 +20,7 @@ signed (TRUST_ROOT_INVALID), 2 for bad usage. So \`airlock trust show root.json 
   positionals: [{ name: 'root.json', required: true }],
   async run(_values, positionals, ctx) {
     const file = positionals[0] ?? '';
-    const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-      throw new AirlockError('TRUST_ROOT_INVALID', `cannot read trust root ${file}: ${err.code ?? err.message}`);
-    });
+    const text = await readTrustRootFile(file);
     const root = readTrustRoot(text, file);
     const life = trustLifecycle(root, ctx.now());
     const role = (name: 'root' | 'release') => ({
