@@ -7,6 +7,9 @@ bash test/setup/install-deps.sh
 # A real kube-apiserver, etcd and kube-controller-manager for the reconcile tests: built once from Debian's own
 # sources and cached under /var/cache/airlock-kube (about 8 to 12 minutes cold, nothing when cached).
 bash test/setup/kube-build.sh >/dev/null
+# helm v4 and kubectl v1.33 (kustomize built in), the clients users have, first on the tests' PATH.
+PATH="$(bash test/setup/kube-tools.sh | tail -1):$PATH"
+export PATH
 bash bin/prepare.sh
 npx tsc -p tsconfig.test.json
 npx eslint .

@@ -75,7 +75,21 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
   clearTimeout(timer);
 }
 
+/**
+ * Starts a control plane. The ports are picked free, but another process on a busy machine can take one between
+ * the pick and the bind: then every process is stopped and the start is tried again on fresh ports.
+ */
 export async function startCluster(): Promise<TestCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startClusterOnce();
+    } catch (err) {
+      if (attempt >= 4 || !/address already in use/.test(String(err))) throw err;
+    }
+  }
+}
+
+async function startClusterOnce(): Promise<TestCluster> {
   const bin = await kubeBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'airlock-kube-'));
   const [etcdPort, peerPort, apiPort, cmPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -138,6 +152,7 @@ export async function startCluster(): Promise<TestCluster> {
     const deadline = Date.now() + 60_000;
     for (;;) {
       if (api.child.exitCode !== null) throw new Error(`kube-apiserver exited: ${api.log().slice(-3000)}`);
+      if (etcd.child.exitCode !== null) throw new Error(`etcd exited: ${etcd.log().slice(-3000)}`);
       const ok = await request('/readyz').then((r) => r.status === 200, () => false);
       if (ok) break;
       if (Date.now() > deadline) throw new Error(`kube-apiserver not ready: ${api.log().slice(-3000)}`);

@@ -16,6 +16,7 @@ command -v podman >/dev/null || need+=(podman)
 [ -x /usr/lib/git-core/git-http-backend ] || need+=(git)
 command -v zsh >/dev/null || need+=(zsh); command -v fish >/dev/null || need+=(fish) # airlock completion tests
 command -v strace >/dev/null || need+=(strace)
+command -v unzip >/dev/null || need+=(unzip) # test/setup/kube-tools.sh
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
 fi
