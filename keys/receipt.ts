@@ -20,12 +20,32 @@ export interface ReceiptChannel {
   health: string;
 }
 
+/** One placement (a channel on one cluster) of the site, as the appliance last saw it. */
+export interface ReceiptPlacement {
+  cluster: string;
+  channel: string;
+  /** The root this placement last synced (empty before its first sync). */
+  root: string;
+  sync: string;
+  health: string;
+  drifted: number;
+  /** When the placement's state was last checked against its cluster (ISO 8601), null before the first check. */
+  checkedAt: string | null;
+  reason?: string;
+}
+
 export interface Receipt {
   type: 'airlock-receipt';
   created: string;
   /** Key id of the appliance that signed it. */
   appliance: string;
+  /** The site's name (its site file's `metadata.name`), where the appliance runs with a site file. */
+  site?: string;
+  /** The site's labels from its site file. */
+  labels?: Record<string, string>;
   channels: ReceiptChannel[];
+  /** Per cluster and channel sync, health and drift, where the appliance reconciles clusters. */
+  placements?: ReceiptPlacement[];
   /** Every blob digest the site holds, sorted. */
   blobs: string[];
   /** Every commit held per Git mirror, sorted. */
@@ -70,6 +90,10 @@ export function verifyReceipt(text: string, trusted: PublicKey[], label: string)
 function shapeProblem(r: Receipt): string | undefined {
   if (r?.type !== 'airlock-receipt') return 'not an airlock receipt';
   if (!Array.isArray(r.channels) || !Array.isArray(r.blobs) || !Array.isArray(r.git)) return 'the receipt lacks channels, blobs or git';
+  if (r.site !== undefined && typeof r.site !== 'string') return 'the receipt names its site with something other than a string';
+  if (r.placements !== undefined && !(Array.isArray(r.placements) && r.placements.every((p) => typeof p?.cluster === 'string' && typeof p.channel === 'string' && typeof p.drifted === 'number'))) {
+    return 'the receipt lists a malformed placement';
+  }
   if (!r.blobs.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) return 'the receipt lists a malformed blob digest';
   if (!r.git.every((g) => typeof g?.name === 'string' && Array.isArray(g.commits) && g.commits.every((c) => typeof c === 'string' && /^[a-f0-9]{40}$/.test(c)))) {
     return 'the receipt lists a malformed git commit';
