@@ -15,7 +15,7 @@ export default tseslint.config(
   },
   {
     // The web UI's one browser script (served as is, no build step).
-    files: ['appliance/ui/static/**/*.js'],
+    files: ['src/ui/static/**/*.js'],
     languageOptions: { sourceType: 'script', globals: { window: 'readonly', document: 'readonly', EventSource: 'readonly', fetch: 'readonly', setTimeout: 'readonly' } },
   },
 );

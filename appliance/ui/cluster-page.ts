@@ -4,7 +4,7 @@
  */
 import type { ApplianceContext } from '../context.js';
 import { placementStatus } from '../status.js';
-import { type Html, badge, facts, html, rows as table } from './html.js';
+import { type Html, badge, facts, html, rows as table } from '../../src/ui/html.js';
 
 /** Every placement, one row each (Overview). */
 export function placementsTable(ctx: ApplianceContext): Html {

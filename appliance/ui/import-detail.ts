@@ -8,8 +8,8 @@ import { verificationReport } from '../report.js';
 import type { ImportRecord } from '../state/store.js';
 import { channelStatus } from '../status.js';
 import { formatBytes } from '../../src/units.js';
-import { relative } from './format.js';
-import { type Html, at, badge, digest, facts, html, when } from './html.js';
+import { relative } from '../../src/ui/format.js';
+import { type Html, at, badge, digest, facts, html, when } from '../../src/ui/html.js';
 import { source } from './imports.js';
 
 export async function importDetail(ctx: ApplianceContext, r: ImportRecord): Promise<Html> {

@@ -1,6 +1,6 @@
 /** Imports as rows of a table (History, Overview): outcome, bundle, source, when, and the error of a failed one. */
 import type { ImportRecord } from '../state/store.js';
-import { type Html, badge, digest, html, rows, when } from './html.js';
+import { type Html, badge, digest, html, rows, when } from '../../src/ui/html.js';
 
 export function importRows(records: ImportRecord[], now: Date, empty = 'No import yet.'): Html {
   return rows(

@@ -8,8 +8,8 @@ import type { ApplianceContext } from '../context.js';
 import { type DiskUsage, diskUsage } from '../disk-usage.js';
 import type { ImportRecord } from '../state/store.js';
 import { channelStatus } from '../status.js';
-import { type Expiry, diskLevel, expiry, sentence } from './format.js';
-import { type Html, badge, digest, facts, html, notice, when } from './html.js';
+import { type Expiry, diskLevel, expiry, sentence } from '../../src/ui/format.js';
+import { type Html, badge, digest, facts, html, notice, when } from '../../src/ui/html.js';
 import { importRows } from './imports.js';
 import { placementsTable } from './cluster-page.js';
 

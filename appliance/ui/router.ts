@@ -17,7 +17,7 @@ import { catchAsync, describeError, logFailure } from '../http/errors.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
 import { trustBanner } from '../status.js';
-import { type Html, type PageUser, html, page } from './html.js';
+import { type Html, type PageUser, html, page } from '../../src/ui/html.js';
 import { importDetail } from './import-detail.js';
 import { overview, overviewData, trustExpiry } from './overview.js';
 import * as pages from './pages.js';
@@ -27,11 +27,11 @@ export const CONTENT_SECURITY_POLICY =
 
 const SESSION_HOURS = 12;
 
-/** appliance/ui/static, found from here whether this file runs from source or from dist/. */
+/** src/ui/static, found from here whether this file runs from source or from dist/. */
 const STATIC_DIR = (() => {
   let dir = dirname(fileURLToPath(import.meta.url));
   while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return join(dir, 'appliance', 'ui', 'static');
+  return join(dir, 'src', 'ui', 'static');
 })();
 
 export interface UiOptions {

@@ -34,7 +34,7 @@ beforeAll(async () => {
 describe('the npm package', () => {
   it('holds the compiled code, the bin, README, LICENSE, the contract docs and the UI assets; no tests, sources or maps', () => {
     expect(tarball).toMatch(/airlock-dev-airlock-\d+\.\d+\.\d+\.tgz$/);
-    for (const f of ['bin/airlock.js', 'dist/bin/main.js', 'dist/bundler/commands/bundle-create.js', 'dist/appliance/server.js', 'appliance/ui/static/app.js', 'README.md', 'LICENSE', 'package.json', 'docs/cli.md']) {
+    for (const f of ['bin/airlock.js', 'dist/bin/main.js', 'dist/bundler/commands/bundle-create.js', 'dist/appliance/server.js', 'src/ui/static/app.js', 'README.md', 'LICENSE', 'package.json', 'docs/cli.md']) {
       expect(files).toContain(f);
     }
     expect(files.filter((f) => /(^|\/)test\/|\.test\.|\.ts$|\.map$|^bench\/|^dist\/bench\/|^docs\/adr\/|demo/.test(f))).toEqual([]);
@@ -77,7 +77,7 @@ describe('the npm package', () => {
       });
       const css = await fetch(`${url}/ui/static/app.css`);
       expect(css.status).toBe(200);
-      expect(await css.text()).toBe(await readFile(join(ROOT, 'appliance', 'ui', 'static', 'app.css'), 'utf8'));
+      expect(await css.text()).toBe(await readFile(join(ROOT, 'src', 'ui', 'static', 'app.css'), 'utf8'));
       const status = await fetch(`${url}/api/v1/status`, { headers: { authorization: `Bearer ${(await readFile(join(dir, 'data', 'admin-token'), 'utf8')).trim()}` } });
       expect(status.status).toBe(200);
     } finally {

@@ -1,6 +1,6 @@
 /** The UI's wording of times and expiries: boundaries of "ago", and the 30-day warning and the error past expiry. */
 import { describe, expect, it } from 'vitest';
-import { diskLevel, duration, expiry, relative } from '../../appliance/ui/format.js';
+import { diskLevel, duration, expiry, relative } from '../../src/ui/format.js';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
 const DAY = 86400_000;
