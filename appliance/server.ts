@@ -246,6 +246,8 @@ async function startWithServer(
     const clusters = connectClusters(site, opts.env ?? process.env, opts.kubeTimeoutMs);
     ctx.reconciler = new Reconciler(ctx, {
       site: site.name,
+      siteLabels: site.labels,
+      siteValues: site.values,
       clusters,
       registryHost,
       intervalMs: opts.intervalMs ?? 60_000,

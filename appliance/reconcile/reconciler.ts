@@ -8,9 +8,12 @@ import type { ClusterApi } from '../../src/kube/cluster-api.js';
 import type { DesiredObject } from '../../src/kube/desired.js';
 import { worstHealth } from '../../src/kube/health.js';
 import { formatReference, parseReference } from '../../src/reference.js';
+import type { SourceExpander } from '../../src/render/expand.js';
+import { type PlacementRender, renderPlacement } from '../../src/render/placement.js';
+import type { RenderSource } from '../../src/render/types.js';
 import type { ApplianceContext } from '../context.js';
-import { bundleObjects } from './bundle-objects.js';
-import { PlacementLoop, type PlacementStatus, placementId } from './placement.js';
+import { heldSources } from './held-sources.js';
+import { PlacementLoop, type PlacementStatus, RenderFailure, placementId } from './placement.js';
 
 export interface ReconcileCluster {
   name: string;
@@ -19,11 +22,18 @@ export interface ReconcileCluster {
   values: Record<string, string>;
   /** `none`: listed, never written to. */
   reconcile: 'airlock' | 'none';
+  /** The cluster's own labels and values, before the site's are merged in (the render layers them itself). */
+  own?: { labels: Record<string, string>; values: Record<string, string> };
 }
 
 export interface ReconcileOptions {
   /** The site's name: it goes into every object's ownership labels. */
   site: string;
+  /** The site's own labels and values (the render layers site, then cluster). */
+  siteLabels?: Record<string, string>;
+  siteValues?: Record<string, string>;
+  /** Expands charts and overlays per cluster before the pure render (identity by default; src/render/expand.ts). */
+  expandSources?: SourceExpander;
   clusters: ReconcileCluster[];
   /** host:port images are pulled from on site (the appliance itself, or --registry's host). */
   registryHost: string;
@@ -40,8 +50,12 @@ export interface ReconcileOptions {
 /** A channel summed up over its placements (the shape of status before placements). */
 export type ChannelReconcile = Pick<PlacementStatus, 'channel' | 'rootDigest' | 'sync' | 'health' | 'reason' | 'drifted' | 'objects' | 'lastSync' | 'checkedAt'>;
 
+/** How many bundles' sources are kept in memory (the one in force per channel, and the one an import just brought). */
+const SOURCES_KEPT = 4;
+
 export class Reconciler {
   private readonly loops = new Map<string, PlacementLoop>();
+  private readonly sources = new Map<string, Promise<RenderSource[]>>();
   private stopped = false;
   /** The first reconciled cluster (what `--kubeconfig` gives); kept for callers that know one cluster. */
   readonly opts: ReconcileOptions & { cluster: ClusterApi };
@@ -100,10 +114,22 @@ export class Reconciler {
     };
   }
 
-  private async load(channel: string, cluster: string, rootDigest: string): Promise<DesiredObject[]> {
-    const inForce = this.ctx.state.status().find((c) => c.channel === channel && c.rootDigest === rootDigest);
+  /** The sources of a bundle held here, read once per root (a few roots are kept). */
+  private heldSources(rootDigest: string): Promise<RenderSource[]> {
+    let got = this.sources.get(rootDigest);
+    if (!got) {
+      got = heldSources(this.ctx.cas, this.ctx.mirror, rootDigest);
+      got.catch(() => this.sources.delete(rootDigest));
+      this.sources.set(rootDigest, got);
+      for (const old of [...this.sources.keys()].slice(0, Math.max(0, this.sources.size - SOURCES_KEPT))) this.sources.delete(old);
+    }
+    return got;
+  }
+
+  /** Digests of the images a bundle holds, by tag-level reference: images are pinned to them. */
+  private heldImages(rootDigest: string): Map<string, string> {
     const held = new Map<string, string>();
-    for (const image of inForce?.summary.images ?? []) {
+    for (const image of this.ctx.state.heldBundleRecord(rootDigest)?.summary.images ?? []) {
       try {
         const ref = parseReference(image.ref);
         held.set(formatReference({ registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}) }), image.digest);
@@ -111,7 +137,28 @@ export class Reconciler {
         // an image the bundle names oddly is served under no tag; nothing to pin
       }
     }
-    return bundleObjects(this.ctx.cas, this.ctx.mirror, rootDigest, { channel, rootDigest, rules: { registry: this.opts.registryHost, held }, placement: { site: this.opts.site, cluster } });
+    return held;
+  }
+
+  /**
+   * One placement's render of a bundle held here (src/render/placement.ts, what `airlock render` runs): the sources
+   * placed on the cluster, overrides and values applied, marked for the placement, images at the site registry.
+   */
+  async renderFor(channel: string, clusterName: string, rootDigest: string): Promise<PlacementRender> {
+    const cluster = this.opts.clusters.find((c) => c.name === clusterName);
+    if (!cluster) throw new Error(`no cluster ${clusterName} in the site`);
+    const site = { name: this.opts.site, labels: this.opts.siteLabels ?? {}, values: this.opts.siteValues ?? {} };
+    const own = cluster.own ?? { labels: cluster.labels, values: cluster.values };
+    return renderPlacement(await this.heldSources(rootDigest), site, { name: cluster.name, ...own }, {
+      ...(this.opts.expandSources ? { expandSources: this.opts.expandSources } : {}),
+      desired: { channel, rootDigest, rules: { registry: this.opts.registryHost, held: this.heldImages(rootDigest) }, placement: { site: this.opts.site, cluster: cluster.name } },
+    });
+  }
+
+  private async load(channel: string, cluster: string, rootDigest: string): Promise<DesiredObject[]> {
+    const r = await this.renderFor(channel, cluster, rootDigest);
+    if (!r.ok) throw new RenderFailure(cluster, r.errors);
+    return r.objects;
   }
 
   /** Every placement's status, by cluster then channel. */

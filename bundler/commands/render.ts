@@ -3,14 +3,13 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import { type Command, UsageError, stringOpt, writeJson } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
-import { type DesiredObject, desiredObjects, groupOf } from '../../src/kube/desired.js';
+import { type DesiredObject, groupOf } from '../../src/kube/desired.js';
 import { CONTAINER_FIELDS, podSpecOf } from '../../src/manifests/images.js';
 import type { KubeObject } from '../../src/manifests/documents.js';
-import { formatReference, parseReference } from '../../src/reference.js';
-import { type RenderAccount, renderCluster } from '../../src/render/render.js';
+import type { RenderAccount } from '../../src/render/render.js';
 import { parseSiteFile } from '../../src/site/site-file.js';
 import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
-import { loadBundleForRender } from '../render-bundle.js';
+import { loadBundleForRender, renderBundleForCluster } from '../render-bundle.js';
 
 export const render: Command = {
   path: ['render'],
@@ -60,34 +59,11 @@ Options:
       : undefined;
     const bundle = await loadBundleForRender(file, trust, ctx.now());
     if (!bundle.verified && !ctx.json) ctx.stderr.write(`warning: ${file} was NOT verified (give --trust root.json to check its signatures and every byte)\n`);
-    const held = new Map<string, string>();
-    for (const image of bundle.images) {
-      try {
-        const ref = parseReference(image.ref);
-        held.set(formatReference({ registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}) }), image.digest);
-      } catch {
-        // an image the bundle names oddly is served under no tag; nothing to pin
-      }
-    }
     const results: { cluster: string; ok: boolean; errors: string[]; account: RenderAccount; objects: DesiredObject[] }[] = [];
     for (const cluster of clusters) {
-      const r = renderCluster(bundle.sources, site, cluster);
-      let objects: DesiredObject[] = [];
-      const errors = [...r.errors];
-      if (r.ok) {
-        try {
-          objects = desiredObjects(r.documents, {
-            channel: bundle.statement.channel,
-            rootDigest: bundle.statement.root.digest,
-            rules: { registry: site.registryHost ?? 'unused.invalid', held },
-            placement: { site: site.name, cluster: cluster.name },
-          });
-          if (!site.registryHost) objects.forEach((o, i) => restoreImages(o.object, r.documents[i]?.object));
-        } catch (err) {
-          errors.push(err instanceof Error ? err.message : String(err));
-        }
-      }
-      results.push({ cluster: cluster.name, ok: !errors.length, errors, account: r.account, objects: errors.length ? [] : objects });
+      const r = await renderBundleForCluster(bundle, site, cluster);
+      if (r.ok && !site.registryHost) r.objects.forEach((o, i) => restoreImages(o.object, r.documents[i]?.object));
+      results.push({ cluster: cluster.name, ok: r.ok, errors: r.errors, account: r.account, objects: r.objects });
     }
     const failed = results.filter((r) => !r.ok);
     if (ctx.json) {
