@@ -18,6 +18,7 @@ import type { TrustRoot } from '../keys/trust-root.js';
 import type { ApplianceContext, Logger } from './context.js';
 import { GitMirror } from './git/mirror.js';
 import { gitHttpHandler } from './git/http-backend.js';
+import { RENDERED_REPO, RenderedRepo } from './git/rendered.js';
 import { apiRouter } from './http/api.js';
 import { hashToken, newToken, requirePull } from './http/auth.js';
 import { jsonErrorHandler, ociErrorHandler } from './http/errors.js';
@@ -226,7 +227,8 @@ async function startWithServer(
   const required = opts.pullRequiresToken === true;
   app.use('/v2', requirePull(state, { required, kind: 'registry' }), registryHandler(state, cas, opts.registryMaxPage ? { maxPage: opts.registryMaxPage } : {}), ociErrorHandler(log));
   const gitHttp = gitHttpHandler(join(dataDir, 'git'));
-  app.use('/git', requirePull(state, { required, kind: 'git' }), gitHttp);
+  const renderedHttp = gitHttpHandler(join(dataDir, 'rendered')); // the rendered branches (ADR 017)
+  app.use('/git', requirePull(state, { required, kind: 'git' }), (req, res) => (req.path === `/${RENDERED_REPO}` || req.path.startsWith(`/${RENDERED_REPO}/`) ? renderedHttp : gitHttp)(req, res));
   app.use((_req, res) => res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
   app.use(jsonErrorHandler(log));
   serve(app);
@@ -248,6 +250,7 @@ async function startWithServer(
       site: site.name,
       siteLabels: site.labels,
       siteValues: site.values,
+      rendered: new RenderedRepo(join(dataDir, 'rendered')),
       clusters,
       registryHost,
       intervalMs: opts.intervalMs ?? 60_000,
@@ -274,6 +277,7 @@ async function startWithServer(
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         gitHttp.close(); // git children of requests still running: their responses end
+        renderedHttp.close();
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });
