@@ -9,6 +9,12 @@ import { parseDocument } from 'yaml';
 
 const REFERENCE = /\$(\$?)\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * A value that cannot add keys, items or nesting wherever it is substituted (plain, quoted, block scalar, flow or
+ * key): it starts with a letter, digit, `_` or `/` (no indicator such as `-`, `?`, `&`, `*`, `!`, `@`, nor `...`) and
+ * holds no space, line break, quote, backslash, `:`, `#`, `,`, brackets or braces.
+ */
+const INERT_VALUE = /^[A-Za-z0-9_/][A-Za-z0-9_./@+=-]*$/;
 
 /** A value and where it came from (`spec`, `override 2 (airlock.yaml:20)`, `site`, `cluster pos`). */
 export interface ResolvedValue {
@@ -129,7 +135,10 @@ export function substituteDocument(text: string, values: ReadonlyMap<string, Res
   const options = { prettyErrors: false, uniqueKeys: true } as const;
   const parsed = parseDocument(real.text, options);
   const names = [...real.used.keys()];
-  const neutral = names.length ? parseDocument(substituteText(text, values, true).text, options) : undefined;
+  // Values made only of characters that mean nothing to YAML where they stand cannot change its shape: the check
+  // by a second parse is skipped for them when the document parsed (most values: numbers, names, hosts, tags).
+  const inert = !parsed.errors.length && [...real.used.values()].every((v) => INERT_VALUE.test(v.value));
+  const neutral = names.length && !inert ? parseDocument(substituteText(text, values, true).text, options) : undefined;
   const object = parsed.errors.length ? undefined : (parsed.toJS() as unknown);
   if (parsed.errors.length && (!neutral || neutral.errors.length)) {
     return { used: real.used, problems: [{ line: 1, variable: '', message: `invalid YAML: ${parsed.errors[0]?.message.split('\n')[0] ?? ''}` }] };
