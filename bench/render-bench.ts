@@ -4,7 +4,7 @@
  * equivalent overlay (the same 20 patches as JSON 6902 patches) piped through `envsubst` (the same values), in
  * back-to-back pairs; target ≤ 0.5×. (2) One bundle rendered for 1,000 different site files in one process (the
  * library `airlock render` runs): time per site and peak RSS. Prints the figures; it does not write RESULTS.md.
- * Usage: npx tsc -p tsconfig.json && node dist/bench/render-bench.js [--runs 5] [--sites 1000]
+ * Usage: npx tsc -p tsconfig.json && node dist/bench/render-bench.js [--runs 5 (0: no comparison)] [--sites 1000]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -95,15 +95,17 @@ async function main(): Promise<void> {
       throw new Error(`the two renders differ: airlock ${ourObjects.length} objects (${three(ourObjects)} patched), kustomize ${theirObjects.length} (${three(theirObjects)} patched)`);
     }
 
-    const p = await paired(
-      runs,
-      () => measure(process.execPath, [BINARY, 'render', bundle, '--site', site]),
-      () => measure(script, [], envsubstEnv),
-    );
-    console.log(`render of ${OBJECTS} objects, ${OVERRIDES} overrides (value + patch each), one cluster:`);
-    console.log(`  airlock render (read + render):   ${p.ours.seconds.toFixed(3)} s, peak RSS ${mib(p.ours.maxRssKiB)}`);
-    console.log(`  kubectl kustomize | envsubst:     ${p.peer.seconds.toFixed(3)} s, peak RSS ${mib(p.peer.maxRssKiB)}`);
-    console.log(`  ratio ${p.ratio.toFixed(2)}× (target ≤ 0.5×; pairs ${Math.min(...p.ratios).toFixed(2)}–${Math.max(...p.ratios).toFixed(2)}×)`);
+    if (runs > 0) {
+      const p = await paired(
+        runs,
+        () => measure(process.execPath, [BINARY, 'render', bundle, '--site', site]),
+        () => measure(script, [], envsubstEnv),
+      );
+      console.log(`render of ${OBJECTS} objects, ${OVERRIDES} overrides (value + patch each), one cluster:`);
+      console.log(`  airlock render (read + render):   ${p.ours.seconds.toFixed(3)} s, peak RSS ${mib(p.ours.maxRssKiB)}`);
+      console.log(`  kubectl kustomize | envsubst:     ${p.peer.seconds.toFixed(3)} s, peak RSS ${mib(p.peer.maxRssKiB)}`);
+      console.log(`  ratio ${p.ratio.toFixed(2)}× (target ≤ 0.5×; pairs ${Math.min(...p.ratios).toFixed(2)}–${Math.max(...p.ratios).toFixed(2)}×)`);
+    }
 
     // One bundle, many site files, one process.
     const loaded = await loadBundleForRender(bundle, undefined, new Date());
@@ -117,6 +119,7 @@ async function main(): Promise<void> {
         if (!r.ok) throw new Error(r.errors.join('; '));
         objects += r.objects.length;
       }
+      if ((s + 1) % 100 === 0) console.log(`  ${s + 1} sites: ${(Number(process.hrtime.bigint() - started) / 1e9).toFixed(1)} s, peak RSS ${mib(process.resourceUsage().maxRSS)}`);
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     console.log(`airlock render of one bundle for ${siteCount} site files in one process: ${seconds.toFixed(1)} s, ${((seconds / siteCount) * 1000).toFixed(1)} ms per site, ${objects} objects, peak RSS ${mib(process.resourceUsage().maxRSS)}`);
