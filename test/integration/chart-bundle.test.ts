@@ -1,0 +1,129 @@
+/**
+ * Charts in a bundle, end to end with real parts: a chart repository served over HTTP (index.yaml by
+ * `helm repo index`), an OCI chart pushed with `helm push` to a real docker-registry, a local chart directory
+ * with a dependency; versions resolved from ranges; images the rendered chart names (with the spec's values and
+ * each override's) carried; and every bad input a clear error naming the chart, leaving no output file.
+ */
+import { createHash } from 'node:crypto';
+import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildBundle } from '../../bundler/build.js';
+import { parseSpec } from '../../bundler/spec.js';
+import { inspectBundleFile } from '../../bundler/verify.js';
+import { type ChartWorld, CHART_FIXTURES, makeChartWorld, serveDir } from '../helpers/charts.js';
+import { type TestTrust, makeTrust } from '../helpers/trust.js';
+
+let world: ChartWorld;
+let trust: TestTrust;
+
+beforeAll(async () => {
+  world = await makeChartWorld();
+  trust = makeTrust();
+}, 120_000);
+
+afterAll(async () => {
+  await world?.stop();
+});
+
+function specText(charts: string, extra = ''): string {
+  return `apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: store\n${extra}charts:\n${charts}`;
+}
+
+function webValues(indent: string, more = ''): string {
+  return `${indent}values:\n${indent}  replicaCount: \${replicas:=1}\n${indent}  image:\n${indent}    repository: ${world.registry.host}/team/web\n${indent}    tag: "\${tag:=1.0}"\n${more}`;
+}
+
+async function build(text: string, name = `b-${Math.random().toString(36).slice(2, 8)}`) {
+  const file = join(world.dir, `${name}.yaml`);
+  await writeFile(file, text);
+  const out = join(world.dir, `${name}.airlock`);
+  return { out, run: () => buildBundle({ spec: parseSpec(text, file), keys: trust.release, out }) };
+}
+
+describe('charts from a repository, a registry and a directory', () => {
+  it('resolves a range against the repository index, records the version and carries the images of every override', async () => {
+    const { out, run } = await build(
+      specText(
+        `  - name: web\n    repo: ${world.repoUrl}\n    chart: web\n    version: ^1.2\n    namespace: shop\n${webValues('    ')}    overrides:\n      - clusterSelector:\n          matchLabels: {tier: large}\n        values: {replicas: "3", tag: "2.0"}\n`,
+      ),
+    );
+    const result = await run();
+    expect(result.charts).toEqual([{ name: 'web', chart: 'web', version: '1.3.0' }]);
+    expect(result.images.map((i) => i.name).sort()).toEqual([`${world.registry.host}/team/web:1.0`, `${world.registry.host}/team/web:2.0`]);
+    const report = await inspectBundleFile(out);
+    expect(report.charts).toEqual([expect.objectContaining({ name: 'web', chart: 'web', version: '1.3.0', requested: '^1.2', ref: 'charts/web:1.3.0' })]);
+    // The archive travels as downloaded: the same bytes (and digest) as the repository's.
+    const archive = await readFile(join(world.repoDir, 'web-1.3.0.tgz'));
+    expect(report.charts?.[0]?.digest).toMatch(/^sha256:/);
+    const bundleBytes = await readFile(out);
+    expect(bundleBytes.includes(archive)).toBe(true);
+  });
+
+  it('takes an OCI chart pushed with helm push, exact and by range', async () => {
+    const { run } = await build(
+      specText(
+        `  - name: exact\n    chart: oci://${world.registry.host}/charts/web\n    version: 1.3.0\n${webValues('    ')}` +
+          `  - name: tilde\n    chart: oci://${world.registry.host}/charts/web\n    version: ~1.2.0\n    releaseName: older\n${webValues('    ')}`,
+      ),
+    );
+    const result = await run();
+    expect(result.charts).toEqual([
+      { name: 'exact', chart: 'web', version: '1.3.0' },
+      { name: 'tilde', chart: 'web', version: '1.2.0' },
+    ]);
+  });
+
+  it('packages a local chart directory with its dependency built', async () => {
+    const local = await mkdtemp(join(world.dir, 'local-'));
+    await cp(CHART_FIXTURES, local, { recursive: true });
+    expect(existsSync(join(local, 'web', 'charts'))).toBe(false);
+    const { out, run } = await build(specText(`  - name: local\n    chart: ./${local.slice(world.dir.length + 1)}/web\n    version: 1.2.x\n${webValues('    ')}`));
+    const result = await run();
+    expect(result.charts).toEqual([{ name: 'local', chart: 'web', version: '1.2.0' }]);
+    const report = await inspectBundleFile(out);
+    expect(report.charts?.[0]?.from).toContain('web');
+    expect(existsSync(join(local, 'web', 'charts', 'common-0.1.0.tgz'))).toBe(true);
+  });
+});
+
+describe('bad charts stop the build, naming the chart, and leave no output', () => {
+  const cases: { what: string; entry: () => string; error: RegExp }[] = [
+    { what: 'a chart not in the repository', entry: () => `  - name: missing\n    repo: ${world.repoUrl}\n    chart: nope\n    version: 1.0.0\n`, error: /chart missing \(.*:\d+\): chart nope was not found in http/ },
+    { what: 'an OCI chart not in the registry', entry: () => `  - name: gone\n    chart: oci://${world.registry.host}/charts/gone\n    version: ^1\n`, error: /chart gone \(.*\): oci:\/\/.*charts\/gone was not found/ },
+    { what: 'a range matching nothing', entry: () => `  - name: web\n    repo: ${world.repoUrl}\n    chart: web\n    version: ">=2.0.0"\n`, error: /chart web \(.*\): no version of web in .* matches >=2.0.0 \(it has: 1.3.0, 1.2.0\)/ },
+    { what: 'an OCI version that does not exist', entry: () => `  - name: web\n    chart: oci://${world.registry.host}/charts/web\n    version: 9.9.9\n`, error: /chart web \(.*\): .*version 9.9.9 was not found/ },
+    { what: 'a template error', entry: () => `  - name: broken\n    repo: ${world.repoUrl}\n    chart: web\n    version: 1.2.0\n${webValues('    ', '      fail: true\n')}`, error: /chart broken \(.*\): helm template failed: .*the values ask this chart to fail/ },
+    { what: 'values failing values.schema.json', entry: () => `  - name: schema\n    repo: ${world.repoUrl}\n    chart: web\n    version: 1.2.0\n    values:\n      replicaCount: 0\n`, error: /chart schema \(.*\): its values do not pass values.schema.json: .*replicaCount/ },
+    {
+      what: 'an override whose values fail the schema',
+      entry: () => `  - name: over\n    repo: ${world.repoUrl}\n    chart: web\n    version: 1.2.0\n${webValues('    ')}    overrides:\n      - values: {replicas: "0"}\n`,
+      error: /chart over \(.*\) with override 1 \(.*:\d+\): its values do not pass values.schema.json/,
+    },
+  ];
+  for (const c of cases) {
+    it(c.what, async () => {
+      const { out, run } = await build(specText(c.entry()));
+      await expect(run()).rejects.toThrow(c.error);
+      expect(existsSync(out)).toBe(false);
+    });
+  }
+
+  it('an archive whose digest differs from the index', async () => {
+    const bad = await mkdtemp(join(world.dir, 'badrepo-'));
+    await cp(world.repoDir, bad, { recursive: true });
+    const archive = await readFile(join(bad, 'web-1.3.0.tgz'));
+    const real = createHash('sha256').update(archive).digest('hex');
+    // The repository now serves other bytes than its index names (a changed or altered download).
+    await writeFile(join(bad, 'web-1.3.0.tgz'), await readFile(join(bad, 'web-1.2.0.tgz')));
+    const server = await serveDir(bad);
+    try {
+      const { out, run } = await build(specText(`  - name: web\n    repo: ${server.url}\n    chart: web\n    version: 1.3.0\n`));
+      await expect(run()).rejects.toThrow(new RegExp(`chart web \\(.*\\): the archive ${server.url}web-1.3.0.tgz has digest sha256:[a-f0-9]{64}, but .*index.yaml says sha256:${real}`));
+      expect(existsSync(out)).toBe(false);
+    } finally {
+      await server.close();
+    }
+  });
+});
