@@ -47,6 +47,7 @@ export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLay
       ref: source.refName,
       commit: source.commit,
       ...(spec.manifests ? { manifests: spec.manifests } : {}),
+      ...(spec.overlays?.length ? { overlays: spec.overlays } : {}),
       ...(written.prerequisites.length ? { prerequisites: written.prerequisites } : {}),
       ...intentFields({ ...(spec.placement ? { placement: spec.placement } : {}), ...(spec.overrides ? { overrides: spec.overrides } : {}), values }),
     };

@@ -32,6 +32,11 @@ export interface GitSpec extends SourceIntentSpec {
   url: string;
   ref: string;
   manifests?: string;
+  /**
+   * Kustomize: an override's `overlay` (a directory in the repository) replaces the manifests path for the
+   * clusters it matches; the last matching one wins. Keyed by the override's index.
+   */
+  overlays?: { override: number; path: string }[];
   line: number;
 }
 
@@ -156,18 +161,21 @@ export function parseSpec(text: string, file: string): BundleSpec {
     const gname = scalarString(f.name, 'git[].name', fail, item);
     if (!NAME_RE.test(gname)) fail(f.name, `git name "${gname}" must be lowercase letters, digits, '.', '_' or '-'`);
     if (git.some((g) => g.name === gname)) fail(f.name, `git name "${gname}" is used twice`);
+    const overlays: { override: number; path: string }[] = [];
     git.push({
       name: gname,
       url: scalarString(f.url, 'git[].url', fail, item),
       ref: f.ref ? scalarString(f.ref, 'git[].ref', fail, item) : 'HEAD',
       ...(f.manifests ? { manifests: scalarString(f.manifests, 'git[].manifests', fail, item) } : {}),
-      ...intentOf(f, `git ${gname}`),
+      ...intentOf(f, `git ${gname}`, overlays),
+      ...(overlays.length ? { overlays } : {}),
       line: lineOf(item),
     });
   }
 
   /** `placement` and `overrides` of a manifests or git entry, each problem with its line. */
-  function intentOf(f: Record<string, Node | undefined>, what: string): SourceIntentSpec {
+  /** With `overlays` (git entries), an override may hold `overlay: PATH`, collected there. */
+  function intentOf(f: Record<string, Node | undefined>, what: string, overlays?: { override: number; path: string }[]): SourceIntentSpec {
     const out: SourceIntentSpec = {};
     if (f.placement) {
       if (!isMap(f.placement)) fail(f.placement, `${what}: placement must be a mapping with clusterSelector`);
@@ -181,7 +189,16 @@ export function parseSpec(text: string, file: string): BundleSpec {
       const overrides: Override[] = [];
       seqItems(f.overrides, `${what}: overrides`, fail).forEach((node, i) => {
         const problems: string[] = [];
-        const o = checkOverride(node.toJSON(), `overrides[${i}]`, problems, `${basename(file)}:${lineOf(node)}`);
+        let raw: unknown = node.toJSON();
+        if (overlays && raw && typeof raw === 'object' && 'overlay' in raw) {
+          const { overlay, ...rest } = raw as Record<string, unknown>;
+          if (typeof overlay !== 'string' || !overlay || overlay.startsWith('/') || overlay.split('/').includes('..')) {
+            fail(node, `${what}: overrides[${i}].overlay must be a directory inside the repository (such as overlays/small)`);
+          }
+          overlays.push({ override: i, path: overlay as string });
+          raw = rest;
+        }
+        const o = checkOverride(raw, `overrides[${i}]`, problems, `${basename(file)}:${lineOf(node)}`);
         if (problems.length) fail(node, `${what}: ${problems.join('; ')}`);
         if (o) overrides.push(o);
       });

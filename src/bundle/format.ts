@@ -60,6 +60,8 @@ export interface GitSnapshotConfig {
   ref: string;
   commit: string;
   manifests?: string;
+  /** Kustomize overlays chosen per override (docs/adr/018-charts-and-tools.md); absent: the manifests path. */
+  overlays?: { override: number; path: string }[];
   /** Commits the receiving repository must already hold (delta bundles). */
   prerequisites?: string[];
 }

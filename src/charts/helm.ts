@@ -74,5 +74,5 @@ export async function chartMetadata(helm: Tool, archive: Buffer, label: string, 
 
 /** `${` in rendered output is text the chart meant, not an airlock value: escaped so the pure render keeps it. */
 export function escapeReferences(text: string): string {
-  return text.replaceAll('${', '$${');
+  return text.replaceAll('${', () => '$${'); // a function: in a replacement string, "$$" is one "$"
 }

@@ -17,7 +17,7 @@ export interface ToolPaths {
 
 export interface Tool {
   name: 'helm' | 'kustomize';
-  /** The executable and the arguments before the tool's own (`kubectl` `kustomize`). */
+  /** The executable and the arguments that make it build (`kubectl` `kustomize`, `kustomize` `build`); helm: none. */
   file: string;
   prefix: string[];
 }
@@ -67,7 +67,7 @@ export class Tools {
 
   private async explicit(name: 'helm' | 'kustomize', file: string): Promise<Tool> {
     if (!(await executable(file))) throw new AirlockError('TOOL_MISSING', `--${name} ${file} is not an executable file`);
-    if (name === 'kustomize' && /(^|\/)kubectl[^/]*$/.test(file)) return { name, file, prefix: ['kustomize'] };
+    if (name === 'kustomize') return { name, file, prefix: /(^|\/)kubectl[^/]*$/.test(file) ? ['kustomize'] : ['build'] };
     return { name, file, prefix: [] };
   }
 
@@ -84,7 +84,7 @@ export class Tools {
     this.kustomizeTool ??= (async () => {
       if (this.paths.kustomize) return this.explicit('kustomize', this.paths.kustomize);
       const file = await onPath('kustomize', this.searchPath);
-      if (file) return { name: 'kustomize' as const, file, prefix: [] };
+      if (file) return { name: 'kustomize' as const, file, prefix: ['build'] };
       const kubectl = await onPath('kubectl', this.searchPath);
       return kubectl ? { name: 'kustomize' as const, file: kubectl, prefix: ['kustomize'] } : undefined;
     })();
@@ -110,7 +110,7 @@ export class Tools {
     const kustomize = await this.findKustomize().catch(() => undefined);
     const helmVersion = helm ? await runTool(helm, ['version', '--template', '{{.Version}}']).then((r) => r.stdout.trim(), () => null) : null;
     let kustomizeVersion: string | null = null;
-    if (kustomize?.prefix.length) {
+    if (kustomize?.prefix[0] === 'kustomize') {
       // `kubectl version --client -o json` names the kustomize built into it.
       kustomizeVersion = await runTool({ ...kustomize, prefix: [] }, ['version', '--client', '-o', 'json']).then(
         (r) => {
@@ -120,7 +120,7 @@ export class Tools {
         () => null,
       );
     } else if (kustomize) {
-      kustomizeVersion = await runTool(kustomize, ['version']).then((r) => r.stdout.trim().split('\n')[0] ?? null, () => null);
+      kustomizeVersion = await runTool({ ...kustomize, prefix: [] }, ['version']).then((r) => r.stdout.trim().split('\n')[0] ?? null, () => null);
     }
     return { helm: helmVersion, kustomize: kustomizeVersion };
   }
