@@ -10,6 +10,8 @@ import { buildBundle } from '../../bundler/build.js';
 import { parseSpec } from '../../bundler/spec.js';
 import { type Site, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
 import { type ChartWorld, makeChartWorld } from '../helpers/charts.js';
+import { airlock } from '../helpers/cli.js';
+import { api } from '../helpers/appliance-fixture.js';
 
 let world: ChartWorld;
 let site: Site;
@@ -32,6 +34,8 @@ describe('the appliance serves carried charts to helm', () => {
     const specFile = join(site.dir, 'charts.yaml');
     await writeFile(specFile, text);
     await buildBundle({ spec: parseSpec(text, specFile), keys: site.trust.release, out: join(site.media, 'charts.airlock'), sequence: 5 });
+    const inspect = await airlock(['bundle', 'inspect', join(site.media, 'charts.airlock')]);
+    expect(inspect.stdout).toContain(`charts (1):\n  web  web 1.3.0 (asked ^1.0)  served as charts/web:1.3.0  from ${world.repoUrl} web\n`);
     const imported = await importPath(app.url, app.token, 'charts.airlock');
     expect(imported).toMatchObject({ state: 'applied', error: null });
 
@@ -44,6 +48,10 @@ describe('the appliance serves carried charts to helm', () => {
     const rendered = await world.helm(['template', 'site', join(dest, 'web-1.3.0.tgz'), '--namespace', 'shop', '--set', 'replicaCount=2']);
     expect(rendered).toContain('name: site-common'); // the dependency travelled inside the archive
     expect(rendered).toContain('replicas: 2');
+    // The status API says which helm and kustomize the appliance renders with.
+    const status = await api<{ tools: { helm: string | null; kustomize: string | null } }>(app.url, app.token, '/api/v1/status');
+    expect(status.body.tools.helm).toMatch(/^v4\./);
+    expect(status.body.tools.kustomize).toMatch(/^v5\./);
     // helm show reads the chart's metadata straight from the registry too.
     expect(await world.helm(['show', 'chart', `oci://${host}/charts/web`, '--version', '1.3.0', '--plain-http'])).toContain('version: 1.3.0');
   });
