@@ -4,6 +4,7 @@
  * commits, objects added, changed and removed.
  */
 import type { BundleSummary } from '../src/bundle/summary.js';
+import { errorMessage } from '../src/errors.js';
 import type { ApplianceContext } from './context.js';
 import { bundleObjects } from './reconcile/bundle-objects.js';
 import type { ImportRecord } from './state/store.js';
@@ -25,6 +26,25 @@ export interface VerificationReport {
     objectsChanged: string[];
     objectsRemoved: string[];
   };
+  /** Per cluster of the site, what the bundle places there (its render, as the placement applies it). */
+  clusters?: ClusterPlan[];
+}
+
+export interface ClusterPlan {
+  cluster: string;
+  reconcile: 'airlock' | 'none';
+  ok: boolean;
+  /** Sources placed on the cluster (`manifests app`, `git platform`). */
+  placed: string[];
+  /** Sources whose selector does not match the cluster. */
+  notPlaced: string[];
+  objects: number;
+  /** Overrides applied, in order (`manifests app: override 1 (airlock.yaml:14)`). */
+  overrides: string[];
+  /** Values used and where each came from (`storeNumber=0042 (site store-0042)`). */
+  values: string[];
+  errors: string[];
+  warnings: string[];
 }
 
 export async function verificationReport(ctx: ApplianceContext, record: ImportRecord): Promise<VerificationReport> {
@@ -56,7 +76,37 @@ export async function verificationReport(ctx: ApplianceContext, record: ImportRe
     objectsChanged: [...objectsNow.keys()].filter((k) => objectsThen.has(k) && objectsThen.get(k) !== objectsNow.get(k)),
     objectsRemoved: [...objectsThen.keys()].filter((k) => !objectsNow.has(k)),
   };
+  const clusters = await clusterPlans(ctx, held.channel, record.rootDigest);
+  if (clusters) report.clusters = clusters;
   return report;
+}
+
+/** Each cluster's render of the bundle (the same the placement applies and `airlock render` shows). */
+async function clusterPlans(ctx: ApplianceContext, channel: string, rootDigest: string): Promise<ClusterPlan[] | undefined> {
+  const r = ctx.reconciler;
+  if (!r) return undefined;
+  const out: ClusterPlan[] = [];
+  for (const c of r.opts.clusters) {
+    try {
+      const render = await r.renderFor(channel, c.name, rootDigest);
+      const sources = render.account.sources;
+      out.push({
+        cluster: c.name,
+        reconcile: c.reconcile,
+        ok: render.ok,
+        placed: sources.filter((s) => s.placed).map((s) => `${s.kind} ${s.name}`),
+        notPlaced: sources.filter((s) => !s.placed).map((s) => `${s.kind} ${s.name} (${s.selector})`),
+        objects: render.objects.length,
+        overrides: sources.flatMap((s) => s.overrides.map((o) => `${s.kind} ${s.name}: override ${o.index}${o.origin ? ` (${o.origin})` : ''}`)),
+        values: [...new Map(sources.flatMap((s) => s.values.map((v) => [v.name, `${v.name}=${v.value} (${v.from})`] as const))).values()].sort(),
+        errors: render.errors,
+        warnings: render.account.warnings,
+      });
+    } catch (err) {
+      out.push({ cluster: c.name, reconcile: c.reconcile, ok: false, placed: [], notPlaced: [], objects: 0, overrides: [], values: [], errors: [errorMessage(err)], warnings: [] });
+    }
+  }
+  return out;
 }
 
 /** The bundle's objects by readable name (`ConfigMap shop/a`), each as the JSON that would be applied. */

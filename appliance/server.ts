@@ -2,6 +2,8 @@
  * The appliance process: data directory, state, blob store, Git mirror, the import manager and the HTTP server
  * (API, embedded registry, Git smart HTTP). Start-up completes or abandons whatever a crash interrupted.
  */
+import { chartExpander } from '../src/charts/expand.js';
+import { Tools } from '../src/charts/tools.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { type IncomingMessage, type RequestListener, type Server, type ServerResponse, createServer as createHttpServer } from 'node:http';
@@ -18,6 +20,7 @@ import type { TrustRoot } from '../keys/trust-root.js';
 import type { ApplianceContext, Logger } from './context.js';
 import { GitMirror } from './git/mirror.js';
 import { gitHttpHandler } from './git/http-backend.js';
+import { RENDERED_REPO, RenderedRepo } from './git/rendered.js';
 import { apiRouter } from './http/api.js';
 import { hashToken, newToken, requirePull } from './http/auth.js';
 import { jsonErrorHandler, ociErrorHandler } from './http/errors.js';
@@ -44,6 +47,8 @@ import { trustDirOf, trustInForce } from './trust-store.js';
 
 export interface ApplianceOptions {
   dataDir: string;
+  /** helm and kustomize for charts and overlays (default: PATH). */
+  tools?: Tools;
   trust: TrustRoot;
   host?: string;
   port?: number;
@@ -175,6 +180,7 @@ async function startWithServer(
     siteKey,
     ...(opts.registry ? { external: new ExternalRegistry(opts.registry, { ...(opts.credentials ? { credentials: opts.credentials } : {}), ...(opts.registryTransport ? { transport: opts.registryTransport } : {}) }) } : {}),
     ...(opts.channel ? { channel: opts.channel } : {}),
+    ...(opts.tools ? { tools: opts.tools } : {}),
     now,
     log,
     failpoint: opts.failpoint ?? (() => undefined),
@@ -226,7 +232,8 @@ async function startWithServer(
   const required = opts.pullRequiresToken === true;
   app.use('/v2', requirePull(state, { required, kind: 'registry' }), registryHandler(state, cas, opts.registryMaxPage ? { maxPage: opts.registryMaxPage } : {}), ociErrorHandler(log));
   const gitHttp = gitHttpHandler(join(dataDir, 'git'));
-  app.use('/git', requirePull(state, { required, kind: 'git' }), gitHttp);
+  const renderedHttp = gitHttpHandler(join(dataDir, 'rendered')); // the rendered branches (ADR 017)
+  app.use('/git', requirePull(state, { required, kind: 'git' }), (req, res) => (req.path === `/${RENDERED_REPO}` || req.path.startsWith(`/${RENDERED_REPO}/`) ? renderedHttp : gitHttp)(req, res));
   app.use((_req, res) => res.status(404).json({ error: { code: 'NOT_FOUND', message: 'no such endpoint' } }));
   app.use(jsonErrorHandler(log));
   serve(app);
@@ -246,6 +253,10 @@ async function startWithServer(
     const clusters = connectClusters(site, opts.env ?? process.env, opts.kubeTimeoutMs);
     ctx.reconciler = new Reconciler(ctx, {
       site: site.name,
+      siteLabels: site.labels,
+      siteValues: site.values,
+      rendered: new RenderedRepo(join(dataDir, 'rendered')),
+      expandSources: chartExpander(ctx.tools ?? new Tools()),
       clusters,
       registryHost,
       intervalMs: opts.intervalMs ?? 60_000,
@@ -272,6 +283,7 @@ async function startWithServer(
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         gitHttp.close(); // git children of requests still running: their responses end
+        renderedHttp.close();
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 2000).unref();
       });

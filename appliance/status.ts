@@ -89,6 +89,8 @@ export interface PlacementView {
   lastSync: unknown;
   checkedAt: string | null;
   reason?: string;
+  /** The placement's render errors when the bundle in force could not be rendered for its cluster. */
+  renderErrors?: string[];
 }
 
 export function placementStatus(ctx: ApplianceContext): PlacementView[] {
@@ -103,6 +105,7 @@ export function placementStatus(ctx: ApplianceContext): PlacementView[] {
     lastSync: p.lastSync ?? null,
     checkedAt: p.checkedAt ?? null,
     ...(p.reason ? { reason: p.reason } : {}),
+    ...(p.renderErrors ? { renderErrors: p.renderErrors } : {}),
   }));
 }
 

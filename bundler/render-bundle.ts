@@ -18,8 +18,12 @@ import { summarize } from '../src/bundle/summary.js';
 import { AirlockError } from '../src/errors.js';
 import { readManifestTar } from '../src/manifests/manifest-tar.js';
 import { readTreeFiles } from '../src/git/snapshot.js';
+import { type SourceExpander, identityExpander } from '../src/render/expand.js';
+import { type PlacementRender, renderPlacement } from '../src/render/placement.js';
 import { bundleSources } from '../src/render/sources.js';
 import type { RenderSource } from '../src/render/types.js';
+import type { Site, SiteCluster } from '../src/site/site-file.js';
+import { formatReference, parseReference } from '../src/reference.js';
 import { statementVerifier, unverifiedStatement } from '../keys/statement-verifier.js';
 import type { TrustRoot } from '../keys/trust-root.js';
 
@@ -32,6 +36,41 @@ export interface LoadedBundle {
   sources: RenderSource[];
   /** Digest of each image the bundle holds, by normalised reference (for pinning, as the site does). */
   images: { ref: string; digest: string }[];
+}
+
+export interface RenderBundleOptions {
+  /** Expands charts and overlays per cluster before the pure render (identity by default; src/render/expand.ts). */
+  expandSources?: SourceExpander;
+}
+
+/** The images the bundle holds by tag-level reference → digest: images are pinned to them, as the site does. */
+export function heldImages(images: { ref: string; digest: string }[]): Map<string, string> {
+  const held = new Map<string, string>();
+  for (const image of images) {
+    try {
+      const ref = parseReference(image.ref);
+      held.set(formatReference({ registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}) }), image.digest);
+    } catch {
+      // an image the bundle names oddly is served under no tag; nothing to pin
+    }
+  }
+  return held;
+}
+
+/**
+ * One cluster of a site file, rendered exactly as the appliance renders its placement (src/render/placement.ts):
+ * expanded, rendered, marked and pointed at the site file's `registryHost`.
+ */
+export function renderBundleForCluster(bundle: LoadedBundle, site: Site, cluster: SiteCluster, opts: RenderBundleOptions = {}): Promise<PlacementRender> {
+  return renderPlacement(bundle.sources, site, cluster, {
+    expandSources: opts.expandSources ?? identityExpander,
+    desired: {
+      channel: bundle.statement.channel,
+      rootDigest: bundle.statement.root.digest,
+      rules: { registry: site.registryHost ?? 'unused.invalid', held: heldImages(bundle.images) },
+      placement: { site: site.name, cluster: cluster.name },
+    },
+  });
 }
 
 export async function loadBundleForRender(path: string, trust: TrustRoot | undefined, now: Date): Promise<LoadedBundle> {

@@ -62,6 +62,7 @@ export class GitMirror {
 
   /** Fetches the bundle's objects under a staging ref; branches do not move. Idempotent. */
   async stage(name: string, bundleFile: string, commit: string): Promise<void> {
+    if (name === 'rendered') throw new AirlockError('GIT_ERROR', 'the Git snapshot name "rendered" is reserved: /git/rendered.git serves the rendered branches (ADR 017); rename the snapshot in the spec');
     const path = await this.ensureRepo(name);
     await this.git(['-C', path, 'bundle', 'verify', '-q', bundleFile], `git snapshot ${name}: the repository lacks the bundle's prerequisite commits`);
     await this.git(['-C', path, 'fetch', '-q', '--no-tags', bundleFile, `+HEAD:refs/airlock/staged/${commit}`], `git snapshot ${name}`);

@@ -7,7 +7,7 @@
  * checks: reads every object back, reports drift and, with self-heal, re-applies what drifted. A check in which
  * nothing drifted sends no write.
  */
-import { errorMessage, isAirlockError } from '../../src/errors.js';
+import { AirlockError, errorMessage, isAirlockError } from '../../src/errors.js';
 import type { ClusterApi } from '../../src/kube/cluster-api.js';
 import type { DesiredObject } from '../../src/kube/desired.js';
 import { type Health, worstHealth } from '../../src/kube/health.js';
@@ -25,6 +25,8 @@ export interface PlacementStatus {
   /** Why health is Degraded or sync Unknown, when it is the sync or the API server that failed. */
   reason?: string;
   drifted: number;
+  /** The errors of the placement's render when it failed (a value with no default, an absent patch path…). */
+  renderErrors?: string[];
   objects: ObjectStatus[];
   lastSync?: { at: string; ok: boolean; applied: number; pruned: string[]; error?: string; ms?: number };
   checkedAt?: string;
@@ -56,6 +58,16 @@ export interface PlacementDeps {
   healthPollMs?: number;
   /** Observed after every sync (metrics). */
   onSync?(p: PlacementStatus, ms: number): void;
+}
+
+/** A placement's render failed: nothing of it is applied; the objects in force stay. */
+export class RenderFailure extends AirlockError {
+  constructor(
+    cluster: string,
+    readonly errors: string[],
+  ) {
+    super('RENDER_FAILED', `the render for cluster ${cluster} failed, nothing of it was applied (the objects in force stay): ${errors.join('; ')}`);
+  }
 }
 
 export function placementId(channel: string, cluster: string): string {
@@ -200,12 +212,14 @@ export class PlacementLoop {
       this.failures++;
       const message = errorMessage(err);
       this.deps.log.warn('cluster sync failed', { ...fields, code: isAirlockError(err) ? err.code : 'INTERNAL', message });
-      const current = this.state;
+      const current = { ...this.state };
+      delete current.renderErrors;
       this.state = {
         ...current,
         sync: current.sync === 'Synced' && current.rootDigest === root ? 'Synced' : 'OutOfSync',
         health: 'Degraded',
         reason: message,
+        ...(err instanceof RenderFailure ? { renderErrors: err.errors } : {}),
         lastSync: { at, ok: false, applied: 0, pruned: [], error: message, ms: Date.now() - started },
       };
     }

@@ -8,9 +8,15 @@ import type { ClusterApi } from '../../src/kube/cluster-api.js';
 import type { DesiredObject } from '../../src/kube/desired.js';
 import { worstHealth } from '../../src/kube/health.js';
 import { formatReference, parseReference } from '../../src/reference.js';
+import type { SourceExpander } from '../../src/render/expand.js';
+import { type PlacementRender, renderPlacement } from '../../src/render/placement.js';
+import type { RenderSource } from '../../src/render/types.js';
+import { objectFiles } from '../../src/render/files.js';
+import { errorMessage } from '../../src/errors.js';
 import type { ApplianceContext } from '../context.js';
-import { bundleObjects } from './bundle-objects.js';
-import { PlacementLoop, type PlacementStatus, placementId } from './placement.js';
+import type { RenderedRepo } from '../git/rendered.js';
+import { heldSources } from './held-sources.js';
+import { PlacementLoop, type PlacementStatus, RenderFailure, placementId } from './placement.js';
 
 export interface ReconcileCluster {
   name: string;
@@ -19,11 +25,20 @@ export interface ReconcileCluster {
   values: Record<string, string>;
   /** `none`: listed, never written to. */
   reconcile: 'airlock' | 'none';
+  /** The cluster's own labels and values, before the site's are merged in (the render layers them itself). */
+  own?: { labels: Record<string, string>; values: Record<string, string> };
 }
 
 export interface ReconcileOptions {
   /** The site's name: it goes into every object's ownership labels. */
   site: string;
+  /** The site's own labels and values (the render layers site, then cluster). */
+  siteLabels?: Record<string, string>;
+  siteValues?: Record<string, string>;
+  /** Expands charts and overlays per cluster before the pure render (identity by default; src/render/expand.ts). */
+  expandSources?: SourceExpander;
+  /** Where each applied bundle's render is committed, one branch per placement (`/git/rendered.git`). */
+  rendered?: RenderedRepo;
   clusters: ReconcileCluster[];
   /** host:port images are pulled from on site (the appliance itself, or --registry's host). */
   registryHost: string;
@@ -37,11 +52,30 @@ export interface ReconcileOptions {
   onSync?: (p: PlacementStatus, ms: number) => void;
 }
 
+/** A placement's rendered branch (`CHANNEL/CLUSTER` of `/git/rendered.git`): its last commit, or why it has none. */
+export interface BranchStatus {
+  branch: string;
+  channel: string;
+  cluster: string;
+  reconcile: 'airlock' | 'none';
+  /** The bundle the branch's tip was rendered from. */
+  rootDigest?: string;
+  commit?: string;
+  /** The render errors of the bundle in force, when it could not be rendered (the tip stays at the last good one). */
+  errors?: string[];
+}
+
 /** A channel summed up over its placements (the shape of status before placements). */
 export type ChannelReconcile = Pick<PlacementStatus, 'channel' | 'rootDigest' | 'sync' | 'health' | 'reason' | 'drifted' | 'objects' | 'lastSync' | 'checkedAt'>;
 
+/** How many bundles' sources are kept in memory (the one in force per channel, and the one an import just brought). */
+const SOURCES_KEPT = 4;
+
 export class Reconciler {
   private readonly loops = new Map<string, PlacementLoop>();
+  private readonly sources = new Map<string, Promise<RenderSource[]>>();
+  private readonly branchState = new Map<string, BranchStatus>();
+  private branchWork: Promise<void> = Promise.resolve();
   private stopped = false;
   /** The first reconciled cluster (what `--kubeconfig` gives); kept for callers that know one cluster. */
   readonly opts: ReconcileOptions & { cluster: ClusterApi };
@@ -100,10 +134,22 @@ export class Reconciler {
     };
   }
 
-  private async load(channel: string, cluster: string, rootDigest: string): Promise<DesiredObject[]> {
-    const inForce = this.ctx.state.status().find((c) => c.channel === channel && c.rootDigest === rootDigest);
+  /** The sources of a bundle held here, read once per root (a few roots are kept). */
+  private heldSources(rootDigest: string): Promise<RenderSource[]> {
+    let got = this.sources.get(rootDigest);
+    if (!got) {
+      got = heldSources(this.ctx.cas, this.ctx.mirror, rootDigest);
+      got.catch(() => this.sources.delete(rootDigest));
+      this.sources.set(rootDigest, got);
+      for (const old of [...this.sources.keys()].slice(0, Math.max(0, this.sources.size - SOURCES_KEPT))) this.sources.delete(old);
+    }
+    return got;
+  }
+
+  /** Digests of the images a bundle holds, by tag-level reference: images are pinned to them. */
+  private heldImages(rootDigest: string): Map<string, string> {
     const held = new Map<string, string>();
-    for (const image of inForce?.summary.images ?? []) {
+    for (const image of this.ctx.state.heldBundleRecord(rootDigest)?.summary.images ?? []) {
       try {
         const ref = parseReference(image.ref);
         held.set(formatReference({ registry: ref.registry, repository: ref.repository, ...(ref.tag ? { tag: ref.tag } : {}) }), image.digest);
@@ -111,7 +157,84 @@ export class Reconciler {
         // an image the bundle names oddly is served under no tag; nothing to pin
       }
     }
-    return bundleObjects(this.ctx.cas, this.ctx.mirror, rootDigest, { channel, rootDigest, rules: { registry: this.opts.registryHost, held }, placement: { site: this.opts.site, cluster } });
+    return held;
+  }
+
+  /**
+   * One placement's render of a bundle held here (src/render/placement.ts, what `airlock render` runs): the sources
+   * placed on the cluster, overrides and values applied, marked for the placement, images at the site registry.
+   */
+  async renderFor(channel: string, clusterName: string, rootDigest: string): Promise<PlacementRender> {
+    const cluster = this.opts.clusters.find((c) => c.name === clusterName);
+    if (!cluster) throw new Error(`no cluster ${clusterName} in the site`);
+    const site = { name: this.opts.site, labels: this.opts.siteLabels ?? {}, values: this.opts.siteValues ?? {} };
+    const own = cluster.own ?? { labels: cluster.labels, values: cluster.values };
+    return renderPlacement(await this.heldSources(rootDigest), site, { name: cluster.name, ...own }, {
+      ...(this.opts.expandSources ? { expandSources: this.opts.expandSources } : {}),
+      desired: { channel, rootDigest, rules: { registry: this.opts.registryHost, held: this.heldImages(rootDigest) }, placement: { site: this.opts.site, cluster: cluster.name } },
+    });
+  }
+
+  private async load(channel: string, cluster: string, rootDigest: string): Promise<DesiredObject[]> {
+    const r = await this.renderFor(channel, cluster, rootDigest);
+    if (!r.ok) throw new RenderFailure(cluster, r.errors);
+    return r.objects;
+  }
+
+  /**
+   * Commits the bundle in force of `channel` (every channel when none is given) to each cluster's rendered branch,
+   * unless the branch's tip is already that bundle's render. Clusters with `reconcile: none` get their branch too:
+   * it is all airlock does for them. A render that fails leaves the branch where it was. Serialised.
+   */
+  renderBranches(channel?: string): Promise<void> {
+    const repo = this.opts.rendered;
+    if (!repo || this.stopped) return Promise.resolve();
+    const work = async () => {
+      for (const c of this.ctx.state.status()) {
+        if (channel !== undefined && c.channel !== channel) continue;
+        for (const cluster of this.opts.clusters) await this.renderBranch(repo, c.channel, cluster.name, cluster.reconcile, c.rootDigest);
+      }
+    };
+    this.branchWork = this.branchWork.then(work).catch((err: unknown) => this.ctx.log.error('rendered branches failed', { message: errorMessage(err) }));
+    return this.branchWork;
+  }
+
+  private async renderBranch(repo: RenderedRepo, channel: string, cluster: string, reconcile: 'airlock' | 'none', root: string): Promise<void> {
+    const branch = `${channel}/${cluster}`;
+    const base: BranchStatus = { branch, channel, cluster, reconcile };
+    try {
+      const tip = await repo.tip(branch);
+      if (tip?.root === root) {
+        this.branchState.set(branch, { ...base, rootDigest: root, commit: tip.commit });
+        return;
+      }
+      const held = this.ctx.state.heldBundleRecord(root);
+      if (!held) return;
+      const r = await this.renderFor(channel, cluster, root);
+      if (!r.ok) {
+        this.branchState.set(branch, { ...base, ...(tip?.root ? { rootDigest: tip.root, commit: tip.commit } : {}), errors: r.errors });
+        this.ctx.log.warn('rendered branch not updated: the render failed', { branch, errors: r.errors });
+        return;
+      }
+      const commit = await repo.commit({
+        branch,
+        files: objectFiles(r.objects.map((o) => o.object)),
+        bundle: { name: held.name, channel, sequence: held.sequence, root },
+        cluster,
+        site: this.opts.site,
+        when: this.ctx.now(),
+      });
+      this.branchState.set(branch, { ...base, rootDigest: root, commit });
+      this.ctx.log.info('rendered branch updated', { branch, commit, objects: r.objects.length });
+    } catch (err) {
+      this.branchState.set(branch, { ...base, errors: [errorMessage(err)] });
+      this.ctx.log.warn('rendered branch not updated', { branch, message: errorMessage(err) });
+    }
+  }
+
+  /** The rendered branches this process has written or checked, by branch name. */
+  branches(): BranchStatus[] {
+    return [...this.branchState.values()].sort((a, b) => a.branch.localeCompare(b.branch));
   }
 
   /** Every placement's status, by cluster then channel. */
@@ -149,10 +272,12 @@ export class Reconciler {
   /** Starts a loop for every placement: each syncs now, then keeps checking. */
   start(): void {
     for (const loop of this.ensureLoops()) void loop.start();
+    void this.renderBranches();
   }
 
   /** After an import of `channel`: each of its placements syncs to the new bundle (each in its own loop). */
   requestSync(channel: string): Promise<void> {
+    void this.renderBranches(channel);
     for (const loop of this.ensureLoops()) if (loop.channel !== channel) void loop.start();
     return Promise.all([...this.loops.values()].filter((l) => l.channel === channel).map((l) => l.requestSync())).then(() => undefined);
   }
@@ -169,6 +294,7 @@ export class Reconciler {
 
   async stop(): Promise<void> {
     this.stopped = true;
+    await Promise.race([this.branchWork, new Promise((r) => setTimeout(r, 5000).unref())]);
     await Promise.all([...this.loops.values()].map(async (l) => {
       const stopping = l.stop();
       await Promise.race([stopping, new Promise((r) => setTimeout(r, 5000).unref())]);

@@ -50,6 +50,6 @@ export function connectClusters(site: Site, env: NodeJS.ProcessEnv, timeoutMs?: 
   return site.clusters.map((c) => {
     const api = Cluster.connect(c.kubeconfig, env, timeoutMs);
     if (!api) throw new AirlockError('SITE_INVALID', `${c.origin}: cluster ${c.name}: inCluster: true, but this process runs in no pod (no KUBERNETES_SERVICE_HOST)`);
-    return { name: c.name, api, labels: { ...site.labels, ...c.labels }, values: { ...site.values, ...c.values }, reconcile: c.reconcile };
+    return { name: c.name, api, labels: { ...site.labels, ...c.labels }, values: { ...site.values, ...c.values }, reconcile: c.reconcile, own: { labels: c.labels, values: c.values } };
   });
 }

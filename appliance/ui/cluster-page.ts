@@ -3,6 +3,7 @@
  * cluster of the site (tabs), each with its placements (channel, sync, health, last sync, reason) and objects.
  */
 import type { ApplianceContext } from '../context.js';
+import type { BranchStatus } from '../reconcile/reconciler.js';
 import { placementStatus } from '../status.js';
 import { type Html, badge, facts, html, rows as table } from '../../src/ui/html.js';
 
@@ -47,11 +48,14 @@ export function clusterPage(ctx: ApplianceContext, wanted: string | undefined): 
     ['Reconcile', chosen.reconcile === 'airlock' ? 'airlock' : 'none (listed only)'],
   ])}</section>`;
   const placements = r.placements().filter((p) => p.cluster === chosen.name);
-  if (!placements.length) return html`${tabs}${head}<p class="card muted">Nothing synced on this cluster yet.</p>`;
-  return html`${tabs}${head}${placements.map(
+  const branches = branchesCard(r.branches().filter((b) => b.cluster === chosen.name));
+  if (!placements.length) return html`${tabs}${head}${branches}<p class="card muted">${chosen.reconcile === 'none' ? 'airlock only renders this cluster\'s branches; it applies nothing here.' : 'Nothing synced on this cluster yet.'}</p>`;
+  return html`${tabs}${head}${branches}${placements.map(
     (p) => html`<section class="placement" data-channel="${p.channel}"><h2>Channel ${p.channel} on ${p.cluster} ${badge(p.sync, 'Sync')} ${badge(p.health, 'Health')}</h2>
       <p class="muted">Last sync: ${lastSyncText(p.lastSync ?? null)}${p.checkedAt ? ` · checked ${p.checkedAt}` : ''}${p.drifted ? ` · ${p.drifted} drifted` : ''}</p>
-      ${p.reason ? html`<p class="error">${p.reason}</p>` : ''}
+      ${p.renderErrors?.length
+        ? html`<div class="error render-errors" role="alert"><p>The render of the bundle in force failed for this cluster: nothing of it was applied, the objects below stay as they were.</p><ul>${p.renderErrors.map((e) => html`<li class="mono">${e}</li>`)}</ul></div>`
+        : p.reason ? html`<p class="error">${p.reason}</p>` : ''}
       ${table(
         ['Object', 'Sync', 'Health', 'From'],
         p.objects.map((o) => [
@@ -62,4 +66,19 @@ export function clusterPage(ctx: ApplianceContext, wanted: string | undefined): 
         ]),
       )}</section>`,
   )}`;
+}
+
+/** The cluster's rendered branches (`/git/rendered.git`, one per channel): the tip and the bundle it renders. */
+function branchesCard(branches: BranchStatus[]): Html {
+  if (!branches.length) return html``;
+  return html`<section class="card branches"><h2>Rendered branches</h2>${table(
+    ['Branch', 'Commit', 'Bundle root', 'Render'],
+    branches.map((b) => [
+      html`<span class="mono">${b.branch}</span>`,
+      html`<span class="mono">${b.commit?.slice(0, 12) ?? 'none yet'}</span>`,
+      html`<span class="mono">${b.rootDigest ?? ''}</span>`,
+      b.errors?.length ? html`<ul class="error">${b.errors.map((e) => html`<li class="mono">${e}</li>`)}</ul>` : 'ok',
+    ]),
+    { className: 'branches' },
+  )}<p class="muted">git clone -b BRANCH …/git/rendered.git</p></section>`;
 }

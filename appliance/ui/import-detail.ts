@@ -4,7 +4,7 @@
  * what stays in force — a failed import changes nothing.
  */
 import type { ApplianceContext } from '../context.js';
-import { verificationReport } from '../report.js';
+import { type ClusterPlan, verificationReport } from '../report.js';
 import type { ImportRecord } from '../state/store.js';
 import { channelStatus } from '../status.js';
 import { formatBytes } from '../../src/units.js';
@@ -86,5 +86,24 @@ async function report(ctx: ApplianceContext, r: ImportRecord): Promise<Html> {
           ['Objects removed', list(changes.objectsRemoved)],
         ] as [string, Html][])
       : []),
-  ])}</section>`;
+  ])}</section>${report.clusters ? clusterPlans(report.clusters) : ''}`;
+}
+
+/** Per cluster of the site: what the bundle places there, or why its render fails there. */
+function clusterPlans(plans: ClusterPlan[]): Html {
+  const list = (items: string[]) => (items.length ? html`<ul>${items.map((i) => html`<li class="mono">${i}</li>`)}</ul>` : html`<span class="muted">none</span>`);
+  return html`<section class="card" id="placements-plan"><h2>Per cluster</h2>${plans.map(
+    (p) => html`<section class="cluster-plan" data-cluster="${p.cluster}" data-ok="${String(p.ok)}"><h3>Cluster ${p.cluster} ${badge(p.ok ? 'Rendered' : 'Degraded', 'Render')}${p.reconcile === 'none' ? html` <span class="muted">(rendered to its branch only)</span>` : ''}</h3>${
+      p.ok
+        ? facts([
+            ['Sources placed', list(p.placed)],
+            ['Not placed', list(p.notPlaced)],
+            ['Objects', String(p.objects)],
+            ['Overrides applied', list(p.overrides)],
+            ['Values', list(p.values)],
+            ...(p.warnings.length ? ([['Warnings', list(p.warnings)]] as [string, Html][]) : []),
+          ])
+        : html`<div class="error render-errors" role="alert"><p>The render fails on this cluster: nothing of this bundle will be applied there (what is in force stays); the other clusters proceed.</p>${list(p.errors)}</div>`
+    }</section>`,
+  )}</section>`;
 }

@@ -61,6 +61,11 @@ export class Tools {
 
   constructor(private readonly paths: ToolPaths = {}) {}
 
+  /** From `--helm` and `--kustomize` (either may be absent: PATH then). */
+  static fromFlags(helm: string | undefined, kustomize: string | undefined): Tools {
+    return new Tools({ ...(helm ? { helm } : {}), ...(kustomize ? { kustomize } : {}) });
+  }
+
   private get searchPath(): string {
     return this.paths.path ?? process.env.PATH ?? '';
   }

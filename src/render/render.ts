@@ -9,6 +9,7 @@ import type { KubeObject, ManifestDocument } from '../manifests/documents.js';
 import { labelKeyProblem, labelValueProblem } from '../site/labels.js';
 import { applyImageOverride } from './image-override.js';
 import { applyPatch } from './json-patch.js';
+import { substitutePatchValue } from './patch-values.js';
 import { describeSelector, matchesSelector, selectorProblems } from './selector.js';
 import { rawObject, splitDocuments, substitutionDisabled } from './documents.js';
 import { type ResolvedValue, substituteDocument } from './substitute.js';
@@ -138,9 +139,19 @@ export function renderCluster(sources: RenderSource[], site: RenderSite, cluster
       for (const patch of o.patches ?? []) {
         const targets = docs.filter((d) => sameTarget(d.object, patch.target));
         const tname = `${patch.target.kind} ${patch.target.namespace ? `${patch.target.namespace}/` : ''}${patch.target.name}`;
-        if (!targets.length) account.warnings.push(`${what}: ${oname}: the patch ${patch.op} ${patch.path} targets ${tname}, which is not among its objects`);
+        if (!targets.length) {
+          account.warnings.push(`${what}: ${oname}: the patch ${patch.op} ${patch.path} targets ${tname}, which is not among its objects`);
+          continue;
+        }
+        const withValues = patch.value === undefined ? { value: undefined, used: new Map<string, ResolvedValue>(), problems: [] } : substitutePatchValue(patch.value, values);
+        for (const [k, v] of withValues.used) used.set(k, v);
+        if (withValues.problems.length) {
+          errors.push(...withValues.problems.map((p) => `${what}: ${oname}: patch ${patch.op} ${patch.path}: ${p}`));
+          continue;
+        }
+        const resolved = patch.value === undefined ? patch : { ...patch, value: withValues.value };
         for (const t of targets) {
-          const r = applyPatch(t.object, patch);
+          const r = applyPatch(t.object, resolved);
           if ('problem' in r) errors.push(`${t.file}:${t.line}: ${describeObject(t.object)}: ${oname}: patch ${patch.op} ${patch.path}: ${r.problem}`);
           else t.object = r.result;
         }
