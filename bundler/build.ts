@@ -113,7 +113,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const gitResults: { name: string; commit: string }[] = [];
     for (const g of spec.git) {
       onEvent({ type: 'step', message: `snapshotting git ${g.name} (${g.url} at ${g.ref})` });
-      const snap = await collectGit(g, spec.baseDir, scratch, opts.base?.commits.get(g.name) ?? [], spec.values);
+      const snap = await collectGit(g, spec.baseDir, scratch, opts.base?.commits.get(g.name) ?? [], spec.values, opts.tools);
       addMeta(snap.metadata);
       documents.push(...snap.documents);
       rootEntries.push(snap.desc);

@@ -52,33 +52,43 @@ function referencesOf(k: Record<string, unknown>): string[] {
   return out;
 }
 
-/** Refuses references outside the repository or to the network; `label` names the source. */
-export function checkKustomizations(files: TreeFile[], label: string): void {
-  for (const f of files) {
-    if (!KUSTOMIZATION_NAMES.includes(posix.basename(f.path))) continue;
+/**
+ * Refuses references outside the repository or to the network, in the kustomization of `dir` and every
+ * kustomization it reaches (resources, bases and components that are directories); `label` names the source.
+ */
+export function checkKustomizations(files: TreeFile[], dir: string, label: string): void {
+  const byPath = new Map(files.map((f) => [f.path, f]));
+  const queue = [posix.normalize(clean(dir) || '.')];
+  const seen = new Set<string>();
+  for (let d = queue.shift(); d !== undefined; d = queue.shift()) {
+    if (seen.has(d)) continue;
+    seen.add(d);
+    const file = KUSTOMIZATION_NAMES.map((n) => byPath.get(d === '.' ? n : `${d}/${n}`)).find((f) => f);
+    if (!file) continue;
     let k: unknown;
     try {
-      k = parseYaml(f.content.toString('utf8'));
+      k = parseYaml(file.content.toString('utf8'));
     } catch (err) {
-      throw new AirlockError('RENDER_FAILED', `${label}: ${f.path} is not valid YAML: ${errorMessage(err).split('\n')[0]}`);
+      throw new AirlockError('RENDER_FAILED', `${label}: ${file.path} is not valid YAML: ${errorMessage(err).split('\n')[0]}`);
     }
     if (!k || typeof k !== 'object') continue;
-    if ((k as { helmCharts?: unknown }).helmCharts) throw new AirlockError('RENDER_FAILED', `${label}: ${f.path} uses helmCharts; list the chart under charts: in the bundle spec instead`);
+    if ((k as { helmCharts?: unknown }).helmCharts) throw new AirlockError('RENDER_FAILED', `${label}: ${file.path} uses helmCharts; list the chart under charts: in the bundle spec instead`);
     for (const ref of referencesOf(k as Record<string, unknown>)) {
       if (/^[a-z][a-z0-9+.-]*:\/\/|^git@|^github\.com\/|^gitlab\.com\/|^bitbucket\.org\/|\?ref=/i.test(ref)) {
-        throw new AirlockError('RENDER_FAILED', `${label}: ${f.path} refers to the remote ${ref}; a site builds only from the signed snapshot, so put it in the repository`);
+        throw new AirlockError('RENDER_FAILED', `${label}: ${file.path} refers to the remote ${ref}; a site builds only from the signed snapshot, so put it in the repository`);
       }
-      const target = posix.normalize(posix.join(posix.dirname(f.path), ref));
+      const target = posix.normalize(posix.join(d, ref));
       if (ref.startsWith('/') || target === '..' || target.startsWith('../')) {
-        throw new AirlockError('RENDER_FAILED', `${label}: ${f.path} refers to ${ref}, which is outside its repository`);
+        throw new AirlockError('RENDER_FAILED', `${label}: ${file.path} refers to ${ref}, which is outside its repository`);
       }
+      queue.push(target.replace(/\/+$/, ''));
     }
   }
 }
 
 /** The built YAML of `dir` (repository-relative), or RENDER_FAILED with kustomize's own words. */
 export async function kustomizeBuild(tool: Tool, files: TreeFile[], dir: string, label: string, tmp?: string): Promise<string> {
-  checkKustomizations(files, label);
+  checkKustomizations(files, dir, label);
   const work = await mkdtemp(join(tmp ?? tmpdir(), 'airlock-kustomize-'));
   try {
     const root = join(work, 'repo');

@@ -14,6 +14,7 @@ import { parseSpec } from '../../bundler/spec.js';
 import { inspectBundleFile } from '../../bundler/verify.js';
 import { type ChartWorld, CHART_FIXTURES, makeChartWorld, serveDir } from '../helpers/charts.js';
 import { type TestTrust, makeTrust } from '../helpers/trust.js';
+import { gitCommit, gitInit } from '../helpers/git-repo.js';
 
 let world: ChartWorld;
 let trust: TestTrust;
@@ -125,5 +126,28 @@ describe('bad charts stop the build, naming the chart, and leave no output', () 
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('Kustomize overlays at build time', () => {
+  it('builds the manifests path and each override\'s overlay, carrying the images they name', async () => {
+    const repo = await mkdtemp(join(world.dir, 'kustomize-'));
+    await gitInit(repo);
+    const deployment = `apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector: {matchLabels: {app: web}}\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers:\n        - name: web\n          image: ${world.registry.host}/team/web:1.0\n`;
+    await gitCommit(repo, {
+      'base/kustomization.yaml': 'resources:\n  - web.yaml\n',
+      'base/web.yaml': deployment,
+      'overlays/prod/kustomization.yaml': 'resources:\n  - ../../base\n',
+      // The small overlay moves the image to 2.0 with kustomize's own images transformer.
+      'overlays/small/kustomization.yaml': `resources:\n  - ../../base\nimages:\n  - name: ${world.registry.host}/team/web\n    newTag: "2.0"\n`,
+      'overlays/bad/kustomization.yaml': 'resources:\n  - ../../../outside\n',
+    }, 'overlays');
+    const git = (overlay: string) => `git:\n  - name: platform\n    url: ./${repo.slice(world.dir.length + 1)}\n    ref: main\n    manifests: overlays/prod\n    overrides:\n      - clusterSelector: {matchLabels: {tier: small}}\n        overlay: ${overlay}\n`;
+    const ok = await build(`apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: k\n${git('overlays/small')}`);
+    const result = await ok.run();
+    expect(result.images.map((i) => i.name).sort()).toEqual([`${world.registry.host}/team/web:1.0`, `${world.registry.host}/team/web:2.0`]);
+    const bad = await build(`apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: k\n${git('overlays/bad')}`);
+    await expect(bad.run()).rejects.toThrow('git platform (overlays/bad): overlays/bad/kustomization.yaml refers to ../../../outside, which is outside its repository');
+    expect(existsSync(bad.out)).toBe(false);
   });
 });
