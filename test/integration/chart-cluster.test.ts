@@ -24,7 +24,7 @@ let siteFile: string;
 
 interface Deployment { spec: { replicas: number; template: { spec: { containers: { image: string }[] } } } }
 
-function spec(replicas: string): string {
+function spec(replicas: string, more = ''): string {
   return `apiVersion: airlock.dev/v1
 kind: Bundle
 metadata: {name: shop, channel: stable}
@@ -43,7 +43,7 @@ charts:
       image:
         repository: ${world.registry.host}/team/web
         tag: "\${tag:=1.0}"
-    overrides:
+${more}    overrides:
       - clusterSelector: {matchLabels: {tier: large}}
         values: {replicas: "3"}
 `;
@@ -122,6 +122,20 @@ describe('a chart applied by the appliance', () => {
       return v?.renderErrors?.length ? v : undefined;
     });
     expect(p.renderErrors?.join('\n')).toMatch(/chart web \(web 1.3.0\) on cluster pos: its values do not pass values.schema.json/);
+    const still = (await (await kube.request('/apis/apps/v1/namespaces/shop/deployments/web-web')).json()) as Deployment;
+    expect(still.spec.replicas).toBe(3);
+    expect(still.spec.template.spec.containers[0]?.image).toBe(deployed.spec.template.spec.containers[0]?.image);
+  });
+
+  it('a chart rendering a kind the cluster lacks fails that sync naming the chart\'s file, objects in force kept', async () => {
+    const third = await bundle(3, spec('${replicas:=1}', '      widget: true\n'));
+    expect(await importPath(app.url, app.token, third)).toMatchObject({ state: 'applied' });
+    const p = await until('pos failing on the Widget', async () => {
+      const v = (await api<{ placements: (PlacementView & { reason?: string })[] }>(app.url, app.token, '/api/v1/status')).body.placements.find((x) => x.cluster === 'pos');
+      return v?.reason?.includes('Widget') ? v : undefined;
+    });
+    expect(p.reason).toMatch(/web\/web-1\.3\.0\.yaml:\d+: Widget shop\/web-widget: the cluster has no kind Widget in widgets.example.com\/v1/);
+    expect(p.sync).not.toBe('Synced');
     const still = (await (await kube.request('/apis/apps/v1/namespaces/shop/deployments/web-web')).json()) as Deployment;
     expect(still.spec.replicas).toBe(3);
     expect(still.spec.template.spec.containers[0]?.image).toBe(deployed.spec.template.spec.containers[0]?.image);

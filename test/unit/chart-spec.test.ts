@@ -71,6 +71,12 @@ describe('charts in the spec', () => {
   ];
   for (const [what, entry, error] of bad) it(`refuses ${what}`, () => expect(() => parseSpec(`${head}${entry}`, 'airlock.yaml')).toThrow(error));
 
+  it('takes an overlay per override of a git entry, and refuses one leaving the repository', () => {
+    const git = (overlay: string) => `apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: s\ngit:\n  - name: p\n    url: ./p\n    manifests: overlays/prod\n    overrides:\n      - clusterSelector: {matchLabels: {tier: small}}\n        overlay: ${overlay}\n`;
+    expect(parseSpec(git('overlays/small'), 'airlock.yaml').git[0]?.overlays).toEqual([{ override: 0, path: 'overlays/small' }]);
+    expect(() => parseSpec(git('../elsewhere'), 'airlock.yaml')).toThrow(/airlock.yaml:10: git p: overrides\[0\].overlay must be a directory inside the repository/);
+  });
+
   it('a spec with only charts is not empty', () => {
     expect(parseSpec(`${head}  - name: web\n    chart: ./web\n`, 'airlock.yaml').charts).toHaveLength(1);
   });
