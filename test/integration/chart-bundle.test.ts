@@ -5,13 +5,14 @@
  * each override's) carried; and every bad input a clear error naming the chart, leaving no output file.
  */
 import { createHash } from 'node:crypto';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../bundler/build.js';
 import { parseSpec } from '../../bundler/spec.js';
 import { inspectBundleFile } from '../../bundler/verify.js';
+import { Tools } from '../../src/charts/tools.js';
 import { type ChartWorld, CHART_FIXTURES, makeChartWorld, serveDir } from '../helpers/charts.js';
 import { type TestTrust, makeTrust } from '../helpers/trust.js';
 import { gitCommit, gitInit } from '../helpers/git-repo.js';
@@ -110,6 +111,21 @@ describe('bad charts stop the build, naming the chart, and leave no output', () 
       expect(existsSync(out)).toBe(false);
     });
   }
+
+  it('helm missing is an error only for a spec with charts', async () => {
+    const none = new Tools({ path: join(world.dir, 'no-tools-here') });
+    const chart = await build(specText(`  - name: web\n    repo: ${world.repoUrl}\n    chart: web\n    version: 1.2.0\n`));
+    await expect(buildBundle({ spec: parseSpec(await readFile(`${chart.out.slice(0, -'.airlock'.length)}.yaml`, 'utf8'), 'airlock.yaml'), keys: trust.release, out: chart.out, tools: none })).rejects.toThrow(
+      /chart web \(airlock.yaml:6\) needs helm, which is not on PATH: install helm \(v3.8 or later\) or give its path with --helm/,
+    );
+    expect(existsSync(chart.out)).toBe(false);
+    await mkdir(join(world.dir, 'plain'), { recursive: true });
+    await writeFile(join(world.dir, 'plain', 'cm.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n');
+    const text = 'apiVersion: airlock.dev/v1\nkind: Bundle\nmetadata:\n  name: plain\nmanifests:\n  - ./plain\n';
+    const out = join(world.dir, 'plain.airlock');
+    await buildBundle({ spec: parseSpec(text, join(world.dir, 'plain.yaml')), keys: trust.release, out, tools: none });
+    expect(existsSync(out)).toBe(true);
+  });
 
   it('an archive whose digest differs from the index', async () => {
     const bad = await mkdtemp(join(world.dir, 'badrepo-'));
