@@ -1,6 +1,7 @@
 /** What every part of the appliance is given: state, content, clock, logger, failpoints. No globals. */
 import type { OciLayoutStore } from '../src/oci-layout.js';
 import type { SecretKey } from '../keys/key-file.js';
+import type { Tools } from '../src/charts/tools.js';
 import type { TrustRoot } from '../keys/trust-root.js';
 import type { GitMirror } from './git/mirror.js';
 import type { Reconciler } from './reconcile/reconciler.js';
@@ -29,6 +30,8 @@ export interface ApplianceContext {
   reconciler?: Reconciler;
   /** Why there is no reconciler (no kubeconfig, no service account). */
   reconcileDisabled?: string;
+  /** helm and kustomize for charts and overlays (`--helm`, `--kustomize`; default: PATH). */
+  tools?: Tools;
   /** The channel this site follows; any channel when unset. */
   channel?: string;
   now: () => Date;

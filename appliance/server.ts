@@ -2,6 +2,8 @@
  * The appliance process: data directory, state, blob store, Git mirror, the import manager and the HTTP server
  * (API, embedded registry, Git smart HTTP). Start-up completes or abandons whatever a crash interrupted.
  */
+import { chartExpander } from '../src/charts/expand.js';
+import { Tools } from '../src/charts/tools.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { type IncomingMessage, type RequestListener, type Server, type ServerResponse, createServer as createHttpServer } from 'node:http';
@@ -45,6 +47,8 @@ import { trustDirOf, trustInForce } from './trust-store.js';
 
 export interface ApplianceOptions {
   dataDir: string;
+  /** helm and kustomize for charts and overlays (default: PATH). */
+  tools?: Tools;
   trust: TrustRoot;
   host?: string;
   port?: number;
@@ -176,6 +180,7 @@ async function startWithServer(
     siteKey,
     ...(opts.registry ? { external: new ExternalRegistry(opts.registry, { ...(opts.credentials ? { credentials: opts.credentials } : {}), ...(opts.registryTransport ? { transport: opts.registryTransport } : {}) }) } : {}),
     ...(opts.channel ? { channel: opts.channel } : {}),
+    ...(opts.tools ? { tools: opts.tools } : {}),
     now,
     log,
     failpoint: opts.failpoint ?? (() => undefined),
@@ -251,6 +256,7 @@ async function startWithServer(
       siteLabels: site.labels,
       siteValues: site.values,
       rendered: new RenderedRepo(join(dataDir, 'rendered')),
+      expandSources: chartExpander(ctx.tools ?? new Tools()),
       clusters,
       registryHost,
       intervalMs: opts.intervalMs ?? 60_000,

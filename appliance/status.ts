@@ -4,6 +4,7 @@
  */
 import { type TrustLifecycle, trustLifecycle } from '../keys/rotation.js';
 import type { ApplianceContext } from './context.js';
+import { Tools } from '../src/charts/tools.js';
 
 export interface ChannelStatus {
   channel: string;
@@ -106,4 +107,15 @@ export function placementStatus(ctx: ApplianceContext): PlacementView[] {
     ...(p.reason ? { reason: p.reason } : {}),
     ...(p.renderErrors ? { renderErrors: p.renderErrors } : {}),
   }));
+}
+
+const found = new WeakMap<Tools, Promise<{ helm: string | null; kustomize: string | null }>>();
+const pathTools = new Tools();
+
+/** The helm and kustomize this appliance renders charts and overlays with (null: not found), looked up once. */
+export function toolStatus(ctx: ApplianceContext): Promise<{ helm: string | null; kustomize: string | null }> {
+  const tools = ctx.tools ?? pathTools;
+  let v = found.get(tools);
+  if (!v) found.set(tools, (v = tools.versions()));
+  return v;
 }

@@ -8,3 +8,4 @@ node dist/bench/bundle-bench.js "$@"
 node dist/bench/sneakernet-bench.js
 node dist/bench/reconcile-bench.js
 node dist/bench/placement-bench.js
+node dist/bench/chart-bench.js

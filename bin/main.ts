@@ -11,7 +11,7 @@ import { errorMessage, isAirlockError } from '../src/errors.js';
 import { type Parsed, hint, parseCommandArgs } from './args.js';
 import { completionCommand } from './completion.js';
 import { commandHelp, groupHelp, overview, resolve } from './help.js';
-import { VERSION, versionCommand, versionLine } from './version.js';
+import { VERSION, versionCommand, versionText } from './version.js';
 
 export const commands: Command[] = [...bundlerCommands, ...applianceCommands, versionCommand, completionCommand(() => commands)];
 
@@ -40,7 +40,7 @@ export async function main(argv: string[], io: MainIo = { stdout: process.stdout
     return 2;
   }
   if (first === '--help' || first === '-h') return out(io, overview(commands, VERSION));
-  if (first === '--version') return out(io, versionLine());
+  if (first === '--version') return out(io, await versionText());
   if (first === 'help') return help(io, argv.slice(1), fail);
   if (first.startsWith('-')) return fail('airlock', 'USAGE', `unknown option ${first} before the command${hint(first.replace(/^-+/, ''), ['help', 'version'], '--')}`, 2, 'Run `airlock --help` for the commands.\n');
 

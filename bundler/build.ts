@@ -32,6 +32,8 @@ import type { SecretKey } from '../keys/key-file.js';
 import { type CollectedImage, type ImageRequest, SourceOpener, checkServedTags, collectImage } from './collect-images.js';
 import { collectGit } from './collect-git.js';
 import { collectManifestSet } from './collect-manifests.js';
+import { collectChart } from './collect-charts.js';
+import { Tools } from '../src/charts/tools.js';
 import type { DeltaBase } from './base.js';
 import type { BundleSpec } from './spec.js';
 
@@ -61,6 +63,8 @@ export interface BuildOptions {
   splitSize?: number;
   /** Free bytes at the output's file system; injectable for tests. */
   freeSpace?: (dir: string) => Promise<number>;
+  /** helm (and kustomize) for `charts:`; default: found on PATH when a chart needs it. */
+  tools?: Tools;
 }
 
 export interface BuildResult {
@@ -70,6 +74,8 @@ export interface BuildResult {
   images: { name: string; digest: string }[];
   git: { name: string; commit: string }[];
   manifests: string[];
+  /** Charts with the version each resolved to. */
+  charts: { name: string; chart: string; version: string }[];
   /** Delta bundles: the large blobs left out because the base holds them. */
   leftOut: { blobs: number; bytes: number };
   /** Split bundles: the parts index and the parts, in order. */
@@ -107,11 +113,28 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
     const gitResults: { name: string; commit: string }[] = [];
     for (const g of spec.git) {
       onEvent({ type: 'step', message: `snapshotting git ${g.name} (${g.url} at ${g.ref})` });
-      const snap = await collectGit(g, spec.baseDir, scratch, opts.base?.commits.get(g.name) ?? [], spec.values);
+      const snap = await collectGit(g, spec.baseDir, scratch, opts.base?.commits.get(g.name) ?? [], spec.values, opts.tools);
       addMeta(snap.metadata);
       documents.push(...snap.documents);
       rootEntries.push(snap.desc);
       gitResults.push({ name: g.name, commit: snap.config.commit });
+    }
+
+    const chartResults: BuildResult['charts'] = [];
+    for (const c of spec.charts) {
+      onEvent({ type: 'step', message: `resolving chart ${c.name} (${c.repo ? `${c.repo} ` : ''}${c.chart}${c.version ? ` ${c.version}` : ''})` });
+      const chart = await collectChart(c, spec.values, scratch, {
+        tools: opts.tools ?? new Tools(),
+        access,
+        baseDir: spec.baseDir,
+        specFile: spec.file,
+        ...(opts.credentials ? { credentials: opts.credentials } : {}),
+        ...(opts.fetch ? { fetch: opts.fetch } : {}),
+      });
+      addMeta(chart.metadata);
+      documents.push(...chart.documents);
+      rootEntries.push(chart.desc);
+      chartResults.push({ name: c.name, chart: chart.config.chart, version: chart.config.version });
     }
 
     const opener = new SourceOpener({
@@ -203,6 +226,7 @@ export async function buildBundle(opts: BuildOptions): Promise<BuildResult> {
       images: images.map((i) => ({ name: i.name, digest: i.desc.digest })),
       git: gitResults,
       manifests: manifestNames,
+      charts: chartResults,
     };
   } finally {
     access.close();

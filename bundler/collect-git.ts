@@ -11,7 +11,10 @@ import { fetchSource, readTreeFiles, writeSnapshotBundle } from '../src/git/snap
 import type { GitSpec } from './spec.js';
 import { intentFields } from './collect-manifests.js';
 import { discoveryDocuments } from '../src/render/discover.js';
-import type { SourceIntent, Values } from '../src/render/types.js';
+import type { Override, SourceIntent, Values } from '../src/render/types.js';
+import { hasKustomization, kustomizeBuild } from '../src/charts/kustomize.js';
+import { Tools } from '../src/charts/tools.js';
+
 
 export interface CollectedGit {
   desc: Descriptor;
@@ -21,7 +24,7 @@ export interface CollectedGit {
 }
 
 /** `values` are the spec's; the entry's placement and overrides and these are recorded in the signed config. */
-export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLayoutStore, haves: string[] = [], values: Values = {}): Promise<CollectedGit> {
+export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLayoutStore, haves: string[] = [], values: Values = {}, tools: Tools = new Tools()): Promise<CollectedGit> {
   const work = await mkdtemp(join(scratch.dir, 'git-'));
   try {
     const source = await fetchSource({ url: spec.url, ref: spec.ref, workDir: work, baseDir });
@@ -31,9 +34,21 @@ export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLay
     await scratch.push(layer, createReadStream(file));
 
     const documents: ManifestDocument[] = [];
-    if (spec.manifests) {
+    const atPath = spec.manifests ? await readTreeFiles(source.gitdir, source.commit, spec.manifests) : [];
+    if (spec.manifests && (hasKustomization(atPath, spec.manifests) || spec.overlays?.length)) {
+      const tree = await readTreeFiles(source.gitdir, source.commit, '');
+      // Kustomize: built here as on site (the manifests path, and each override's overlay) to find images and
+      // fail at headquarters on a broken overlay or a reference leaving the repository.
+      const label = `git ${spec.name}`;
+      const kustomize = await tools.kustomize(label);
+      const variants: { dir: string; override?: Override }[] = [{ dir: spec.manifests }, ...(spec.overrides ?? []).map((o, i) => ({ dir: spec.overlays?.find((x) => x.override === i)?.path ?? spec.manifests ?? '', override: o }))];
+      for (const v of variants) {
+        const built = await kustomizeBuild(kustomize, tree, v.dir, `${label} (${v.dir})`, scratch.dir);
+        documents.push(...discoveryDocuments({ kind: 'git', name: spec.name, files: [{ path: `${v.dir}/(kustomize build)`, text: built }], values, ...(v.override ? { overrides: [v.override] } : {}) }));
+      }
+    } else if (spec.manifests) {
       const files: { path: string; text: string }[] = [];
-      for (const f of await readTreeFiles(source.gitdir, source.commit, spec.manifests)) {
+      for (const f of atPath) {
         if (!isManifestFile(f.path)) continue;
         parseManifests(f.content.toString('utf8'), `${spec.name}:${f.path}`); // checks the YAML, naming file:line
         files.push({ path: f.path, text: f.content.toString('utf8') });
@@ -47,6 +62,7 @@ export async function collectGit(spec: GitSpec, baseDir: string, scratch: OciLay
       ref: source.refName,
       commit: source.commit,
       ...(spec.manifests ? { manifests: spec.manifests } : {}),
+      ...(spec.overlays?.length ? { overlays: spec.overlays } : {}),
       ...(written.prerequisites.length ? { prerequisites: written.prerequisites } : {}),
       ...intentFields({ ...(spec.placement ? { placement: spec.placement } : {}), ...(spec.overrides ? { overrides: spec.overrides } : {}), values }),
     };

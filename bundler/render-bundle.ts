@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { GIT_BUNDLE_MEDIA_TYPE, MANIFESTS_LAYER_MEDIA_TYPE } from '../src/bundle/format.js';
+import { GIT_BUNDLE_MEDIA_TYPE, HELM_CHART_LAYER_MEDIA_TYPE, MANIFESTS_LAYER_MEDIA_TYPE } from '../src/bundle/format.js';
+import { expandableSources } from '../src/charts/sources.js';
 import { readBundle } from '../src/bundle/reader.js';
 import type { Statement } from '../src/bundle/format.js';
 import { summarize } from '../src/bundle/summary.js';
@@ -83,7 +84,7 @@ export async function loadBundleForRender(path: string, trust: TrustRoot | undef
     verifyStatement: trust ? statementVerifier({ trust, now }) : unverifiedStatement,
     blobSink: {
       async ingest(desc) {
-        if (desc.mediaType !== MANIFESTS_LAYER_MEDIA_TYPE && desc.mediaType !== GIT_BUNDLE_MEDIA_TYPE) return undefined;
+        if (desc.mediaType !== MANIFESTS_LAYER_MEDIA_TYPE && desc.mediaType !== GIT_BUNDLE_MEDIA_TYPE && desc.mediaType !== HELM_CHART_LAYER_MEDIA_TYPE) return undefined;
         const chunks: Buffer[] = [];
         return {
           write: async (c) => void chunks.push(c),
@@ -96,7 +97,8 @@ export async function loadBundleForRender(path: string, trust: TrustRoot | undef
   if (contents.leftOut.length) throw new AirlockError('USAGE', `${path} is a delta bundle: render needs the full bundle (its base holds blobs it leaves out)`);
   const work = await mkdtemp(join(tmpdir(), 'airlock-render-'));
   try {
-    const sources = await bundleSources(contents.rootIndex, {
+    const gitdirs = new Map<string, string>();
+    const plainSources = await bundleSources(contents.rootIndex, {
       metadata: (digest) => contents.metadata.get(digest),
       manifestFiles: async (layer) => readManifestTar(Readable.from([blobs.get(layer.digest) ?? Buffer.alloc(0)])),
       gitFiles: async (config, layer) => {
@@ -108,8 +110,15 @@ export async function loadBundleForRender(path: string, trust: TrustRoot | undef
         await writeFile(file, bytes);
         await run('git', ['init', '-q', '--bare', gitdir]);
         await run('git', ['-C', gitdir, 'fetch', '-q', file, '+refs/*:refs/*']).catch(async () => run('git', ['-C', gitdir, 'fetch', '-q', file, config.commit]));
+        gitdirs.set(config.name, gitdir);
         return readTreeFiles(gitdir, config.commit, config.manifests ?? '');
       },
+    });
+    // Charts and Kustomize trees for the expander (src/charts/expand.ts).
+    const sources = await expandableSources(contents.rootIndex, plainSources, {
+      metadata: (digest) => contents.metadata.get(digest),
+      chartArchive: async (layer) => blobs.get(layer.digest) ?? Buffer.alloc(0),
+      repositoryFiles: async (config) => readTreeFiles(gitdirs.get(config.name) ?? '', config.commit, ''),
     });
     const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
     return { statement: contents.statement, signers: contents.signers, verified: !!trust, sources, images: summary.images.map((i) => ({ ref: i.ref, digest: i.digest })) };

@@ -19,6 +19,7 @@ export function renderSummary(s: BundleSummary & { archiveBytes: number }, signe
     ...s.git.map((g) => `  ${g.name}  ${g.ref}  ${g.commit}${g.manifests ? `  manifests: ${g.manifests}` : ''}`),
     `manifest sets (${s.manifests.length}):`,
     ...s.manifests.map((m) => `  ${m.name}  (${m.files.length} file${m.files.length === 1 ? '' : 's'})`),
+    ...(s.charts?.length ? [`charts (${s.charts.length}):`, ...s.charts.map((c) => `  ${c.name}  ${c.chart} ${c.version}${c.requested ? ` (asked ${c.requested})` : ''}  served as ${c.ref}  from ${c.from}`)] : []),
   ];
   return `${lines.join('\n')}\n`;
 }

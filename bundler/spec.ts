@@ -4,13 +4,14 @@
  */
 import { readFile } from 'node:fs/promises';
 import { basename, dirname, resolve } from 'node:path';
-import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import { Document, LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { AirlockError } from '../src/errors.js';
 import { parseReference } from '../src/reference.js';
 import type { RegistrySettings } from '../src/registry/access.js';
 import { LIFETIME_RANGE, boundedDuration } from '../src/units.js';
 import { checkOverride, checkSelector, checkValues } from '../src/render/intent.js';
 import type { Override, SourceIntent, Values } from '../src/render/types.js';
+import { parseRange } from '../src/charts/semver.js';
 
 export interface ImageSpec {
   ref: string;
@@ -31,6 +32,28 @@ export interface GitSpec extends SourceIntentSpec {
   url: string;
   ref: string;
   manifests?: string;
+  /**
+   * Kustomize: an override's `overlay` (a directory in the repository) replaces the manifests path for the
+   * clusters it matches; the last matching one wins. Keyed by the override's index.
+   */
+  overlays?: { override: number; path: string }[];
+  line: number;
+}
+
+/** A `charts:` entry (docs/adr/018-charts-and-tools.md): where the chart comes from and how it is templated. */
+export interface ChartSpec extends SourceIntentSpec {
+  name: string;
+  /** `oci://HOST/REPO/CHART`, a chart name in `repo`, or a local directory (relative to the spec). */
+  chart: string;
+  /** A chart repository (`https://…`, read through its index.yaml). */
+  repo?: string;
+  /** An exact version or a semver range; resolved at build time. */
+  version?: string;
+  namespace?: string;
+  releaseName?: string;
+  /** Helm values as YAML text (quoting kept, so `"${tag}"` stays a string); `${name}` takes the layered airlock values. */
+  values?: string;
+  valuesFiles?: string[];
   line: number;
 }
 
@@ -46,13 +69,15 @@ export interface BundleSpec {
   images: ImageSpec[];
   git: GitSpec[];
   manifests: ManifestsSpec[];
+  charts: ChartSpec[];
   /** The spec's `values`: defaults for every source, below overrides, site and cluster values. */
   values: Values;
   registries: Record<string, RegistrySettings>;
 }
 
-const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'trustRoot', 'discoverImages', 'images', 'git', 'manifests', 'values', 'registries'];
+const TOP_FIELDS = ['apiVersion', 'kind', 'metadata', 'expires', 'trustRoot', 'discoverImages', 'images', 'git', 'manifests', 'charts', 'values', 'registries'];
 const NAME_RE = /^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$/;
+const CHART_FIELDS = ['name', 'chart', 'repo', 'version', 'namespace', 'releaseName', 'values', 'valuesFiles', 'placement', 'overrides'];
 const PLATFORM_RE = /^[a-z0-9]+\/[a-z0-9_]+(\/[a-z0-9]+)?$/;
 
 export async function loadSpec(file: string): Promise<BundleSpec> {
@@ -136,18 +161,21 @@ export function parseSpec(text: string, file: string): BundleSpec {
     const gname = scalarString(f.name, 'git[].name', fail, item);
     if (!NAME_RE.test(gname)) fail(f.name, `git name "${gname}" must be lowercase letters, digits, '.', '_' or '-'`);
     if (git.some((g) => g.name === gname)) fail(f.name, `git name "${gname}" is used twice`);
+    const overlays: { override: number; path: string }[] = [];
     git.push({
       name: gname,
       url: scalarString(f.url, 'git[].url', fail, item),
       ref: f.ref ? scalarString(f.ref, 'git[].ref', fail, item) : 'HEAD',
       ...(f.manifests ? { manifests: scalarString(f.manifests, 'git[].manifests', fail, item) } : {}),
-      ...intentOf(f, `git ${gname}`),
+      ...intentOf(f, `git ${gname}`, overlays),
+      ...(overlays.length ? { overlays } : {}),
       line: lineOf(item),
     });
   }
 
   /** `placement` and `overrides` of a manifests or git entry, each problem with its line. */
-  function intentOf(f: Record<string, Node | undefined>, what: string): SourceIntentSpec {
+  /** With `overlays` (git entries), an override may hold `overlay: PATH`, collected there. */
+  function intentOf(f: Record<string, Node | undefined>, what: string, overlays?: { override: number; path: string }[]): SourceIntentSpec {
     const out: SourceIntentSpec = {};
     if (f.placement) {
       if (!isMap(f.placement)) fail(f.placement, `${what}: placement must be a mapping with clusterSelector`);
@@ -161,7 +189,16 @@ export function parseSpec(text: string, file: string): BundleSpec {
       const overrides: Override[] = [];
       seqItems(f.overrides, `${what}: overrides`, fail).forEach((node, i) => {
         const problems: string[] = [];
-        const o = checkOverride(node.toJSON(), `overrides[${i}]`, problems, `${basename(file)}:${lineOf(node)}`);
+        let raw: unknown = node.toJSON();
+        if (overlays && raw && typeof raw === 'object' && 'overlay' in raw) {
+          const { overlay, ...rest } = raw as Record<string, unknown>;
+          if (typeof overlay !== 'string' || !overlay || overlay.startsWith('/') || overlay.split('/').includes('..')) {
+            fail(node, `${what}: overrides[${i}].overlay must be a directory inside the repository (such as overlays/small)`);
+          }
+          overlays.push({ override: i, path: overlay as string });
+          raw = rest;
+        }
+        const o = checkOverride(raw, `overrides[${i}]`, problems, `${basename(file)}:${lineOf(node)}`);
         if (problems.length) fail(node, `${what}: ${problems.join('; ')}`);
         if (o) overrides.push(o);
       });
@@ -177,6 +214,54 @@ export function parseSpec(text: string, file: string): BundleSpec {
     const path = scalarString(f.path, 'manifests[].path', fail, item);
     return { path, ...intentOf(f, `manifests ${path}`), line: lineOf(item) };
   });
+
+  const charts: ChartSpec[] = [];
+  for (const item of seqItems(fields.charts, 'charts', fail)) {
+    if (!isMap(item)) return fail(item, 'a charts entry is a mapping with name, chart and version');
+    const f = mapFields(item, CHART_FIELDS, 'a charts entry', fail);
+    const cname = scalarString(f.name, 'charts[].name', fail, item);
+    if (!NAME_RE.test(cname)) fail(f.name, `chart name "${cname}" must be lowercase letters, digits, '.', '_' or '-'`);
+    if (charts.some((c) => c.name === cname)) fail(f.name, `chart name "${cname}" is used twice`);
+    const chart = scalarString(f.chart, `chart ${cname}: chart`, fail, item);
+    const repo = f.repo ? scalarString(f.repo, `chart ${cname}: repo`, fail, item) : undefined;
+    if (repo && !/^https?:\/\/[^/]/.test(repo)) fail(f.repo, `chart ${cname}: repo "${repo}" must be a chart repository URL (https://…)`);
+    if (repo && (chart.includes('/') || chart.startsWith('oci:'))) fail(f.chart, `chart ${cname}: with repo, chart is the chart's name in that repository, not "${chart}"`);
+    if (chart.startsWith('oci://')) {
+      try {
+        parseReference(chart.slice('oci://'.length));
+      } catch (err) {
+        fail(f.chart, `chart ${cname}: "${chart}" must be oci://HOST/REPO/CHART (${(err as Error).message})`);
+      }
+      if (/[:@][^/]*$/.test(chart.slice('oci://'.length).replace(/^[^/]*/, ''))) fail(f.chart, `chart ${cname}: give the version in version:, not in the reference "${chart}"`);
+    }
+    const version = f.version ? scalarString(f.version, `chart ${cname}: version`, fail, item) : undefined;
+    if ((repo || chart.startsWith('oci://')) && !version) fail(item, `chart ${cname}: version is required (an exact version or a range such as ^1.2)`);
+    if (version && !parseRange(version)) fail(f.version, `chart ${cname}: version "${version}" is neither a version nor a range (e.g. 1.2.3, ^1.2, ~1.2.0, >=1.0 <2)`);
+    const namespace = f.namespace ? scalarString(f.namespace, `chart ${cname}: namespace`, fail, item) : undefined;
+    if (namespace && !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(namespace)) fail(f.namespace, `chart ${cname}: namespace "${namespace}" is not a valid Kubernetes namespace`);
+    const releaseName = f.releaseName ? scalarString(f.releaseName, `chart ${cname}: releaseName`, fail, item) : undefined;
+    if (releaseName && !/^[a-z0-9]([-a-z0-9.]{0,51}[a-z0-9])?$/.test(releaseName)) fail(f.releaseName, `chart ${cname}: releaseName "${releaseName}" must be lowercase letters, digits, '-' or '.' (at most 53)`);
+    let chartValues: string | undefined;
+    if (f.values && !(isScalar(f.values) && f.values.value === null)) {
+      if (!isMap(f.values)) fail(f.values, `chart ${cname}: values must be a mapping (Helm values)`);
+      const d = new Document();
+      d.contents = f.values;
+      chartValues = d.toString();
+    }
+    const valuesFiles = seqItems(f.valuesFiles, `chart ${cname}: valuesFiles`, fail).map((n) => scalarString(n, 'a values file', fail, n));
+    charts.push({
+      name: cname,
+      chart,
+      ...(repo ? { repo } : {}),
+      ...(version ? { version } : {}),
+      ...(namespace ? { namespace } : {}),
+      ...(releaseName ? { releaseName } : {}),
+      ...(chartValues ? { values: chartValues } : {}),
+      ...(valuesFiles.length ? { valuesFiles } : {}),
+      ...intentOf(f, `chart ${cname}`),
+      line: lineOf(item),
+    });
+  }
 
   const valueProblems: string[] = [];
   const values = checkValues(fields.values?.toJSON(), 'values', valueProblems) ?? {};
@@ -203,8 +288,8 @@ export function parseSpec(text: string, file: string): BundleSpec {
     }
   }
 
-  if (!images.length && !git.length && !manifests.length) fail(root, 'the bundle is empty: list images, git or manifests');
-  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), ...(trustRoot ? { trustRoot } : {}), discoverImages, images, git, manifests, values, registries };
+  if (!images.length && !git.length && !manifests.length && !charts.length) fail(root, 'the bundle is empty: list images, git, manifests or charts');
+  return { file, baseDir: dirname(resolve(file)), name, channel, ...(expires ? { expires } : {}), ...(trustRoot ? { trustRoot } : {}), discoverImages, images, git, manifests, charts, values, registries };
 }
 
 type Fail = (node: Node | null | undefined, message: string) => never;

@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { delimiter, resolve } from 'node:path';
+import { Tools } from '../../src/charts/tools.js';
 import { type Command, UsageError, durationOpt, listOpt, stringOpt } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
 import { RegistryAccess } from '../../src/registry/access.js';
@@ -18,7 +19,7 @@ export const applianceServe: Command = {
                                [--force-conflicts] [--registry-host HOST:PORT]
                                [--registry-cacert CA.pem] [--registry-insecure]
                                [--header-timeout 20s] [--body-idle-timeout 60s] [--max-connections-per-client 64]
-                               [--keep 3]
+                               [--keep 3] [--helm PATH] [--kustomize PATH]
 
 Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
@@ -55,6 +56,8 @@ Options:
   --keep N                releases held per channel for rollback (default 3; the bundle in force is always
                           one). After each applied import, older releases are dropped and blobs, Git objects
                           and partial uploads no held release needs are removed (also: airlock appliance gc)
+  --helm PATH             helm for bundles with charts (default: helm on PATH)
+  --kustomize PATH        kustomize, or kubectl (kubectl kustomize), for Kustomize sources (default: PATH)
 
 Every flag, file and the kubeconfig are checked, and the port bound, before anything is written to --data: a
 bad one stops the start with the reason (exit 2) and leaves the data directory as it was.
@@ -88,6 +91,8 @@ sync and health per channel and object.`,
     'body-idle-timeout': { type: 'string' },
     'max-connections-per-client': { type: 'string' },
     keep: { type: 'string' },
+    helm: { type: 'string' },
+    kustomize: { type: 'string' },
   },
   async run(values, _positionals, ctx) {
     const dataDir = resolve(stringOpt(values, 'data', true));
@@ -142,6 +147,7 @@ sync and health per channel and object.`,
       ...(stringOpt(values, 'admin-password-file') ? { adminPasswordFile: resolve(stringOpt(values, 'admin-password-file') ?? '') } : {}),
       intervalMs,
       keep,
+      tools: Tools.fromFlags(stringOpt(values, 'helm'), stringOpt(values, 'kustomize')),
       selfHeal: values['self-heal'] === true,
       forceConflicts: values['force-conflicts'] === true,
       ...(registryHost ? { registryHost } : {}),

@@ -9,7 +9,7 @@ import { verifyPartsIndex } from '../../keys/parts.js';
 import { publicPart } from '../../keys/key-file.js';
 import type { ApplianceContext } from '../context.js';
 import { siteReceipt } from '../receipt.js';
-import { channelStatus, trustStatus } from '../status.js';
+import { channelStatus, toolStatus, trustStatus } from '../status.js';
 import { objectsView, reconcileView } from './status-routes.js';
 import type { ImportManager } from '../import/manager.js';
 import { UploadSession } from '../import/upload-session.js';
@@ -147,13 +147,15 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
     tick();
   });
 
-  router.get('/status', viewer, (_req, res) => {
+  router.get('/status', viewer, async (_req, res) => {
+    const tools = await toolStatus(ctx);
     res.json({
       channels: channelStatus(ctx),
       importRunning: imports.current ?? null,
       ...reconcileView(ctx),
       trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
       trust: trustStatus(ctx),
+      tools,
     });
   });
 

@@ -26,7 +26,8 @@ export function servedName(refName: string): { repository: string; tag?: string 
 export function imagesIn(rootIndex: OciIndex): ImageToLoad[] {
   const out: ImageToLoad[] = [];
   for (const d of rootIndex.manifests) {
-    if (d.annotations?.[ANNOTATION_KIND] !== 'image') continue;
+    // Charts are Helm OCI artifacts served like images (`helm pull oci://SITE/charts/NAME`).
+    if (d.annotations?.[ANNOTATION_KIND] !== 'image' && d.annotations?.[ANNOTATION_KIND] !== 'chart') continue;
     const name = servedName(d.annotations?.[ANNOTATION_REF_NAME] ?? '');
     if (!name) continue;
     const platforms = platformsOf(d);

@@ -9,6 +9,7 @@ import { parseJson } from '../../src/graph.js';
 import { readManifestTar } from '../../src/manifests/manifest-tar.js';
 import type { OciIndex, OciLayoutStore } from '../../src/oci-layout.js';
 import { bundleSources } from '../../src/render/sources.js';
+import { expandableSources } from '../../src/charts/sources.js';
 import type { RenderSource } from '../../src/render/types.js';
 import type { GitMirror } from '../git/mirror.js';
 import { heldRoot } from './bundle-objects.js';
@@ -27,15 +28,17 @@ export async function heldSources(cas: OciLayoutStore, mirror: GitMirror, rootDi
   const metadata = new Map<string, Buffer>([[root.digest, rootBytes]]);
   for (const d of rootIndex.manifests) {
     const kind = d.annotations?.[ANNOTATION_KIND];
-    if (kind !== 'manifests' && kind !== 'git') continue;
+    if (kind !== 'manifests' && kind !== 'git' && kind !== 'chart') continue;
     const bytes = await bytesOf(cas, d);
     metadata.set(d.digest, bytes);
     const manifest = parseJson<{ config?: Descriptor }>(bytes, d.digest);
     if (manifest.config) metadata.set(manifest.config.digest, await bytesOf(cas, manifest.config));
   }
-  return bundleSources(rootIndex, {
+  const sources = await bundleSources(rootIndex, {
     metadata: (digest) => metadata.get(digest),
     manifestFiles: async (layer) => readManifestTar(await cas.fetch(layer)),
     gitFiles: async (config) => (await mirror.readFiles(config.name, config.commit, config.manifests ?? '')).sort((a, b) => a.path.localeCompare(b.path)),
   });
+  // Charts (archives from the blob store) and Kustomize trees (the mirror at the commit) for the expander.
+  return expandableSources(rootIndex, sources, { metadata: (digest) => metadata.get(digest), chartArchive: (layer) => bytesOf(cas, layer), repositoryFiles: (config) => mirror.readFiles(config.name, config.commit, '') });
 }

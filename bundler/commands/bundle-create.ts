@@ -1,3 +1,4 @@
+import { Tools } from '../../src/charts/tools.js';
 import { type Command, type CommandContext, STDIO, UsageError, durationOpt, intOpt, listOpt, sizeOpt, stringOpt, writeJson } from '../../src/command.js';
 import { createProgress } from '../../src/progress.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
@@ -11,7 +12,7 @@ export const bundleCreate: Command = {
   help: `Usage: airlock bundle create -f airlock.yaml --key K.key [--key …] -o OUT.airlock|-
                             [--sequence N] [--expires 30d]
                             [--base PREVIOUS.airlock|RECEIPT.json [--appliance-key SITE.pub]]
-                            [--split-size 4GiB] [--cacert CA.pem] [--insecure] [--json]
+                            [--split-size 4GiB] [--cacert CA.pem] [--insecure] [--helm PATH] [--json]
 
 Collects the spec's manifests, Git snapshots and images, signs a statement over the bundle's root
 with every --key, and streams each layer from its registry straight into the archive (nothing is
@@ -43,6 +44,7 @@ Options:
   --cacert FILE        also trust the CA certificates in this PEM file for every registry (repeatable;
                        per registry: registries.HOST.cacert in the spec)
   --insecure           do not verify registries' TLS certificates (per registry: registries.HOST.insecure)
+  --helm PATH          the helm binary for the spec's charts (default: helm on PATH; needed only with charts)
   --json               print the result as JSON`,
   options: {
     file: { type: 'string', short: 'f' },
@@ -55,6 +57,7 @@ Options:
     'split-size': { type: 'string' },
     cacert: { type: 'string', multiple: true },
     insecure: { type: 'boolean' },
+    helm: { type: 'string' },
   },
   async run(values, _positionals, ctx) {
     const specPath = stringOpt(values, 'file', true);
@@ -94,6 +97,7 @@ Options:
       access: { cacerts: listOpt(values, 'cacert'), insecure: values.insecure === true, env: process.env },
       ...(base ? { base } : {}),
       ...(splitSize ? { splitSize } : {}),
+      tools: new Tools({ ...(stringOpt(values, 'helm') ? { helm: stringOpt(values, 'helm') } : {}) }),
       onEvent: (e) => {
         if (e.type === 'step') progress.message(e.message);
         else if (e.type === 'plan') progress.setTotal(e.totalBytes);

@@ -9,7 +9,8 @@ export const bundleInspect: Command = {
 
 Reads only the head of the bundle (statement, root, manifests and configs) and prints its name,
 channel, sequence, created and expiry times, the key ids that claim to have signed it, its images
-(reference, digest, size), Git snapshots (name, ref, commit), manifest sets and total size.
+(reference, digest, size), Git snapshots (name, ref, commit), manifest sets, Helm charts (the
+version each resolved to, the range asked for, where the appliance serves it) and total size.
 Signatures are NOT checked: use \`airlock bundle verify\` before trusting a bundle. FILE - reads the
 head of a bundle from standard input.
 

@@ -9,17 +9,22 @@ import type { KubeObject } from '../../src/manifests/documents.js';
 import type { RenderAccount } from '../../src/render/render.js';
 import { parseSiteFile } from '../../src/site/site-file.js';
 import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
+import { chartExpander } from '../../src/charts/expand.js';
+import { Tools } from '../../src/charts/tools.js';
 import { loadBundleForRender, renderBundleForCluster } from '../render-bundle.js';
 
 export const render: Command = {
   path: ['render'],
   summary: 'show, per cluster of a site file, exactly the objects a bundle will apply there',
-  help: `Usage: airlock render BUNDLE --site site.yaml [--cluster NAME] [--trust root.json] [-o DIR] [--json]
+  help: `Usage: airlock render BUNDLE --site site.yaml [--cluster NAME] [--trust root.json] [-o DIR]
+                      [--helm PATH] [--kustomize PATH] [--json]
 
 Renders the bundle for each cluster of the site file (or only --cluster NAME) with the same pure
 function the appliance runs: each source placed where its placement.clusterSelector matches the
 cluster's labels merged onto the site's, values substituted (spec values, then matching overrides
 in order, then the site's, then the cluster's), then each matching override's patches and images.
+Charts are rendered with helm template and Kustomize sources with kustomize build first, for each
+cluster, with those values (docs/adr/018-charts-and-tools.md).
 Objects carry the marks the site adds (owner, site and cluster labels, bundle root annotation);
 images point at the site file's registryHost (left as the bundle names them when it has none).
 
@@ -38,8 +43,10 @@ Options:
   -o, --output DIR  write DIR/CLUSTER/GROUP_KIND_NAMESPACE_NAME.yaml (namespace empty for
                     cluster-scoped objects), one file per object,
                     and DIR/CLUSTER/account.json, instead of printing the objects
+  --helm PATH       the helm binary for charts (default: helm on PATH; needed only with charts)
+  --kustomize PATH  kustomize, or kubectl (kubectl kustomize), for Kustomize sources (default: PATH)
   --json            print the objects, accounts and errors as one JSON document`,
-  options: { site: { type: 'string' }, cluster: { type: 'string' }, trust: { type: 'string' }, output: { type: 'string', short: 'o' } },
+  options: { site: { type: 'string' }, cluster: { type: 'string' }, trust: { type: 'string' }, output: { type: 'string', short: 'o' }, helm: { type: 'string' }, kustomize: { type: 'string' } },
   positionals: [{ name: 'BUNDLE', required: true }],
   async run(values, positionals, ctx) {
     const file = positionals[0];
@@ -48,6 +55,7 @@ Options:
     const only = stringOpt(values, 'cluster');
     const trustPath = stringOpt(values, 'trust');
     const outDir = stringOpt(values, 'output');
+    const expandSources = chartExpander(Tools.fromFlags(stringOpt(values, 'helm'), stringOpt(values, 'kustomize')));
     const siteText = await readFile(sitePath, 'utf8').catch((err: NodeJS.ErrnoException) => {
       throw new AirlockError('SITE_INVALID', `cannot read the site file ${sitePath}: ${err.code ?? err.message}`);
     });
@@ -61,7 +69,7 @@ Options:
     if (!bundle.verified && !ctx.json) ctx.stderr.write(`warning: ${file} was NOT verified (give --trust root.json to check its signatures and every byte)\n`);
     const results: { cluster: string; ok: boolean; errors: string[]; account: RenderAccount; objects: DesiredObject[] }[] = [];
     for (const cluster of clusters) {
-      const r = await renderBundleForCluster(bundle, site, cluster);
+      const r = await renderBundleForCluster(bundle, site, cluster, { expandSources });
       if (r.ok && !site.registryHost) r.objects.forEach((o, i) => restoreImages(o.object, r.documents[i]?.object));
       results.push({ cluster: cluster.name, ok: r.ok, errors: r.errors, account: r.account, objects: r.objects });
     }

@@ -13,12 +13,18 @@ export const GIT_BUNDLE_MEDIA_TYPE = 'application/vnd.airlock.git.bundle.v2';
 export const MANIFESTS_ARTIFACT_TYPE = 'application/vnd.airlock.manifests.v1+json';
 export const MANIFESTS_CONFIG_MEDIA_TYPE = 'application/vnd.airlock.manifests.config.v1+json';
 export const MANIFESTS_LAYER_MEDIA_TYPE = 'application/vnd.airlock.manifests.layer.v1.tar';
+/** Helm's own OCI chart media types (a chart artifact `helm pull oci://…` reads); see docs/adr/018-charts-and-tools.md. */
+export const HELM_CONFIG_MEDIA_TYPE = 'application/vnd.cncf.helm.config.v1+json';
+export const HELM_CHART_LAYER_MEDIA_TYPE = 'application/vnd.cncf.helm.chart.content.v1.tar+gzip';
 export const STATEMENT_PAYLOAD_TYPE = 'application/vnd.airlock.statement.v1+json';
 
 /** Annotations on the root's descriptors saying what each one is. */
 export const ANNOTATION_KIND = 'dev.airlock.kind';
 export const ANNOTATION_GIT_NAME = 'dev.airlock.git.name';
 export const ANNOTATION_MANIFESTS_NAME = 'dev.airlock.manifests.name';
+export const ANNOTATION_CHART_NAME = 'dev.airlock.chart.name';
+/** On a chart's manifest: the JSON of its ChartSourceConfig (src/charts/format.ts), signed with the manifest. */
+export const ANNOTATION_CHART_CONFIG = 'dev.airlock.chart.config';
 export const ANNOTATION_BUNDLE_NAME = 'dev.airlock.bundle.name';
 
 export const ENTRY_LAYOUT = 'oci-layout';
@@ -54,6 +60,8 @@ export interface GitSnapshotConfig {
   ref: string;
   commit: string;
   manifests?: string;
+  /** Kustomize overlays chosen per override (docs/adr/018-charts-and-tools.md); absent: the manifests path. */
+  overlays?: { override: number; path: string }[];
   /** Commits the receiving repository must already hold (delta bundles). */
   prerequisites?: string[];
 }

@@ -4,6 +4,7 @@ import { parseJson } from '../graph.js';
 import type { OciIndex } from '../oci-layout.js';
 import { ANNOTATION_GIT_NAME, ANNOTATION_KIND, ANNOTATION_MANIFESTS_NAME, type GitSnapshotConfig, type ManifestSetConfig, type Statement } from './format.js';
 import { planBundle } from './plan.js';
+import { chartSummaries } from '../charts/format.js';
 
 export interface BundleSummary {
   name: string;
@@ -17,6 +18,8 @@ export interface BundleSummary {
   images: { ref: string; digest: string; mediaType: string; size: number }[];
   git: { name: string; url: string; ref: string; commit: string; manifests?: string }[];
   manifests: { name: string; files: string[] }[];
+  /** Helm charts (only when the bundle has any): resolved version, where the site serves them. */
+  charts?: ReturnType<typeof chartSummaries>;
   /** Sum of every blob below the root (what the site holds once imported). */
   contentBytes: number;
   blobs: number;
@@ -38,6 +41,7 @@ export function summarize(statement: Statement, signers: string[], rootIndex: Oc
       manifests.push({ name: d.annotations?.[ANNOTATION_MANIFESTS_NAME] ?? cfg?.name ?? '', files: cfg?.files ?? [] });
     }
   }
+  const charts = chartSummaries(rootIndex, metadata);
   const plan = planBundle(statement.root, metadata);
   const contentBytes = [...plan.metadata, ...plan.blobs].reduce((n, d) => n + d.size, 0);
   return {
@@ -52,6 +56,7 @@ export function summarize(statement: Statement, signers: string[], rootIndex: Oc
     images,
     git,
     manifests,
+    ...(charts.length ? { charts } : {}),
     contentBytes,
     blobs: plan.metadata.length + plan.blobs.length,
   };

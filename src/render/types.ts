@@ -52,7 +52,8 @@ export interface SourceIntent {
 
 /** One source of a bundle as plain data: its YAML files (text, as carried) and its intent. */
 export interface RenderSource extends SourceIntent {
-  kind: 'manifests' | 'git';
+  /** `chart`: a Helm chart, expanded to its rendered YAML before the render (src/charts/expand.ts). */
+  kind: 'manifests' | 'git' | 'chart';
   name: string;
   files: { path: string; text: string }[];
 }

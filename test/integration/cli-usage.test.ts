@@ -66,7 +66,8 @@ describe('version', () => {
     expect(text.stdout).toBe((await airlock(['--version'])).stdout);
     expect(text.stdout).toContain(`airlock ${version} (node ${process.version}`);
     const json = JSON.parse((await airlock(['version', '--json'])).stdout) as Record<string, unknown>;
-    expect(json).toEqual({ apiVersion: 'airlock.dev/v1', version, node: process.version, nodeOptions: ['--initial-old-space-size=128'], platform: process.platform, arch: process.arch });
+    expect(json).toEqual({ apiVersion: 'airlock.dev/v1', version, node: process.version, nodeOptions: ['--initial-old-space-size=128'], platform: process.platform, arch: process.arch, tools: { helm: expect.stringMatching(/^v4\./), kustomize: expect.stringMatching(/^v5\..* \(kubectl kustomize\)$/) } });
+    expect(text.stdout).toMatch(/\nhelm v4\.\d+\.\d+\nkustomize v5\.[\d.]+ \(kubectl kustomize\)\n$/);
   });
 });
 

@@ -1,0 +1,91 @@
+/**
+ * The chart and Kustomize expander (contract A, docs/adr/018-charts-and-tools.md): before the pure render, each
+ * placed chart is templated with `helm template` and each Kustomize source built with `kustomize build`, for one
+ * cluster, and returned as plain sources (files = the rendered YAML) keeping name, placement, overrides and values,
+ * so substitution, patches, image overrides and everything after run as for any source.
+ *
+ * Chart values, lowest first: the chart's own values.yaml, the entry's valuesFiles and values; `${name}` references
+ * in those take airlock's layered values (spec values, matching overrides in order, site, cluster), strictly and
+ * injection-checked as everywhere. `${` in the chart's output is kept as text. A Kustomize source builds its
+ * manifests path, or the overlay of the last matching override that names one; `${…}` in its output is then
+ * substituted by the render, as Flux does after kustomize. No Helm release Secret is written anywhere.
+ */
+import { AirlockError } from '../errors.js';
+import type { RenderCluster, RenderSite } from '../render/render.js';
+import { matchesSelector } from '../render/selector.js';
+import { type ResolvedValue, substituteDocument } from '../render/substitute.js';
+import type { Override, RenderSource } from '../render/types.js';
+import { escapeReferences, helmTemplate } from './helm.js';
+import { kustomizeBuild } from './kustomize.js';
+import type { ExpandableSource } from './sources.js';
+import type { Tools } from './tools.js';
+
+/** Same shape as src/render/expand.ts's SourceExpander. */
+export type Expander = (sources: RenderSource[], site: RenderSite, cluster: RenderCluster) => Promise<RenderSource[]>;
+
+function overrideName(o: Override, i: number): string {
+  return `override ${i + 1}${o.origin ? ` (${o.origin})` : ''}`;
+}
+
+/** Values in force for a source on a cluster, as the render layers them. */
+export function layered(source: RenderSource, matching: { o: Override; i: number }[], site: RenderSite, cluster: RenderCluster): Map<string, ResolvedValue> {
+  const out = new Map<string, ResolvedValue>();
+  const layer = (values: Record<string, string> | undefined, from: string) => {
+    for (const [k, v] of Object.entries(values ?? {})) out.set(k, { value: String(v), from });
+  };
+  layer(source.values, 'spec');
+  for (const { o, i } of matching) layer(o.values, overrideName(o, i));
+  layer(site.values, `site ${site.name}`);
+  layer(cluster.values, `cluster ${cluster.name}`);
+  return out;
+}
+
+/** Strips what only the expander needs, so the render sees a plain source. */
+function plain(source: ExpandableSource, files: RenderSource['files']): RenderSource {
+  const { chart: _chart, kustomize: _kustomize, ...rest } = source;
+  return { ...rest, files };
+}
+
+export function chartExpander(tools: Tools, opts: { tmp?: string } = {}): Expander {
+  return async (sources, site, cluster) => {
+    const labels = { ...site.labels, ...cluster.labels };
+    const out: RenderSource[] = [];
+    for (const source of sources as ExpandableSource[]) {
+      if (!source.chart && !source.kustomize) {
+        out.push(source);
+        continue;
+      }
+      // A source this cluster does not get is not expanded (the render leaves it out on the same selector).
+      if (!matchesSelector(source.placement?.clusterSelector, labels)) {
+        out.push(plain(source, []));
+        continue;
+      }
+      const matching = (source.overrides ?? []).map((o, i) => ({ o, i })).filter(({ o }) => matchesSelector(o.clusterSelector, labels));
+      if (source.chart) {
+        const { config, archive } = source.chart;
+        const label = `chart ${source.name} (${config.chart} ${config.version})`;
+        const values = layered(source, matching, site, cluster);
+        const files: string[] = [];
+        for (const [n, text] of config.helmValues.entries()) {
+          const r = substituteDocument(text, values);
+          if (r.problems.length) {
+            throw new AirlockError('RENDER_FAILED', `${label} on cluster ${cluster.name}: values ${n + 1}: ${r.problems.map((p) => `line ${p.line}: ${p.message}`).join('; ')}`);
+          }
+          files.push(JSON.stringify(r.object ?? {}));
+        }
+        const tools_ = await tools.helm(label);
+        const rendered = await helmTemplate(tools_, { archive, release: config.releaseName, namespace: config.namespace, values: files, label: `${label} on cluster ${cluster.name}`, ...(opts.tmp ? { tmp: opts.tmp } : {}) });
+        out.push(plain(source, [{ path: `${config.chart}-${config.version}.yaml`, text: escapeReferences(rendered) }]));
+      } else if (source.kustomize) {
+        const { manifests, overlays, files } = source.kustomize;
+        const chosen = matching.map(({ i }) => overlays.find((x) => x.override === i)?.path).filter((p): p is string => !!p);
+        const dir = chosen[chosen.length - 1] ?? manifests;
+        const label = `git ${source.name}`;
+        const tool = await tools.kustomize(label);
+        const built = await kustomizeBuild(tool, files, dir, `${label} (${dir})`, opts.tmp);
+        out.push(plain(source, [{ path: `${dir.replace(/\/+$/, '')}/(kustomize build)`, text: built }]));
+      }
+    }
+    return out;
+  };
+}
