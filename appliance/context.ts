@@ -29,6 +29,10 @@ export interface ApplianceContext {
   reconciler?: Reconciler;
   /** Why there is no reconciler (no kubeconfig, no service account). */
   reconcileDisabled?: string;
+  /** The site file's name and labels (`--site`): receipts carry them. */
+  site?: { name: string; labels: Record<string, string> };
+  /** `--depot`: its status for GET /api/v1/status and the Overview (appliance/depot/start.ts). */
+  depot?: { view(): unknown };
   /** The channel this site follows; any channel when unset. */
   channel?: string;
   now: () => Date;

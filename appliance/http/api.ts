@@ -154,6 +154,7 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
       ...reconcileView(ctx),
       trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
       trust: trustStatus(ctx),
+      ...(ctx.depot ? { depot: ctx.depot.view() } : {}),
     });
   });
 
