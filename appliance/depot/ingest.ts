@@ -121,7 +121,15 @@ async function* rangeBody(desc: Descriptor, offset: number, opts: IngestOptions)
     headers: offset > 0 ? { range: `bytes=${offset}-` } : {},
     accept: [416],
   });
-  const res = await withTimeout(request, opts.readTimeoutMs, `${what}: no response within ${opts.readTimeoutMs} ms`);
+  // the client retries 5xx and network errors itself (about 1.5 s in all): room for that before a stall is declared
+  const headMs = opts.readTimeoutMs + 5000;
+  let res: Response;
+  try {
+    res = await withTimeout(request, headMs, `${what}: no response within ${headMs} ms`);
+  } catch (err) {
+    void request.then((late) => late.body?.cancel(), () => undefined); // an answer that comes too late is not read
+    throw err;
+  }
   if (res.status === 416) {
     await res.body?.cancel();
     yield { restart: true };

@@ -30,6 +30,10 @@ export interface CountingProxy {
   cutAfter?: (method: string, url: string) => number | undefined;
   /** Stop sending after this many response body bytes, keeping the connection open, when it returns a number. */
   stallAfter?: (method: string, url: string) => number | undefined;
+  /** Pace responses to this many bytes per second (a link slower than the client), when it returns a number. */
+  rate?: (method: string, url: string) => number | undefined;
+  /** Forward without the Range header (the registry then answers 200 with the whole blob), when it returns true. */
+  dropRange?: (method: string, url: string) => boolean;
   stop(): Promise<void>;
 }
 
@@ -51,21 +55,26 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
     }
     const cut = proxy.cutAfter?.(entry.method, entry.url);
     const stall = proxy.stallAfter?.(entry.method, entry.url);
-    const up = request({ host: upHost, port: Number(upPort), method: req.method, path: req.url, headers: req.headers }, (upRes) => {
+    const headers = { ...req.headers };
+    if (proxy.dropRange?.(entry.method, entry.url)) delete headers.range;
+    const up = request({ host: upHost, port: Number(upPort), method: req.method, path: req.url, headers }, (upRes) => {
       entry.status = upRes.statusCode ?? 0;
       res.writeHead(entry.status, upRes.headers);
-      const limit = cut ?? stall;
-      if (limit === undefined) {
+      const rate = proxy.rate?.(entry.method, entry.url);
+      if (cut === undefined && stall === undefined && rate === undefined) {
         upRes.on('data', (chunk: Buffer) => (entry.responseBytes += chunk.length));
         upRes.pipe(res);
         return;
       }
+      // Shaped: written with backpressure (so what is counted has left the proxy), paced to `rate`, cut or stalled.
+      const limit = cut ?? stall ?? Number.POSITIVE_INFINITY;
+      const started = Date.now();
       upRes.on('data', (chunk: Buffer) => {
         const room = limit - entry.responseBytes;
         if (room <= 0) return;
         const part = chunk.subarray(0, room);
         entry.responseBytes += part.length;
-        res.write(part);
+        const flowing = res.write(part);
         if (entry.responseBytes >= limit) {
           if (cut !== undefined) {
             upRes.destroy();
@@ -73,7 +82,14 @@ export async function startCountingProxy(upstream: string): Promise<CountingProx
           } else {
             upRes.pause(); // a stall: nothing more, the connection stays open
           }
+          return;
         }
+        const wait = rate ? (entry.responseBytes / rate) * 1000 - (Date.now() - started) : 0;
+        if (flowing && wait < 1) return;
+        upRes.pause();
+        const go = () => setTimeout(() => upRes.resume(), Math.max(0, wait));
+        if (flowing) go();
+        else res.once('drain', go);
       });
       upRes.on('error', () => res.destroy());
       upRes.on('end', () => res.end());
