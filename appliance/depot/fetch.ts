@@ -24,7 +24,7 @@ import type { ImportOutcome } from '../import/pipeline.js';
 import { type IngestOptions, fetchBlob, ingestPath, ingested } from './ingest.js';
 
 /** Refusals of the policy: the same release is not asked for again until the tag moves (or the trust root changes). */
-export const POLICY_CODES = new Set(['SIGNATURE_INVALID', 'THRESHOLD_NOT_MET', 'EXPIRED', 'TRUST_ROOT_EXPIRED', 'CHANNEL_MISMATCH', 'ROLLBACK', 'MANIFEST_UNSUPPORTED']);
+export const POLICY_CODES = new Set(['SIGNATURE_INVALID', 'THRESHOLD_NOT_MET', 'EXPIRED', 'TRUST_ROOT_EXPIRED', 'CHANNEL_MISMATCH', 'ROLLBACK', 'MANIFEST_UNSUPPORTED', 'PLAN_INVALID']);
 
 export interface ReleaseInfo {
   root: string;

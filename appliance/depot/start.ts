@@ -10,6 +10,7 @@ import type { ApplianceContext } from '../context.js';
 import type { ImportManager } from '../import/manager.js';
 import { receiptSiteName, siteReceipt } from '../receipt.js';
 import { type DepotStatus, DepotPoller, type ResolveTarget } from './poller.js';
+import { planTarget } from './plan-target.js';
 import { type ReportStatus, ReceiptReporter } from './report.js';
 
 export interface DepotConfig {
@@ -27,6 +28,7 @@ export interface DepotConfig {
   /** A stalled download (no byte for this long) is cut and resumed (default 30 s). */
   readTimeoutMs?: number;
   blobAttempts?: number;
+  /** How the release to take is found (default: the channel's release plan where there is one, else its tag). */
   resolveTarget?: ResolveTarget;
 }
 
@@ -63,7 +65,7 @@ export async function startDepot(ctx: ApplianceContext, imports: ImportManager, 
     ...(config.rate ? { rate: config.rate } : {}),
     ...(config.readTimeoutMs ? { readTimeoutMs: config.readTimeoutMs } : {}),
     ...(config.blobAttempts ? { blobAttempts: config.blobAttempts } : {}),
-    ...(config.resolveTarget ? { resolveTarget: config.resolveTarget } : {}),
+    resolveTarget: config.resolveTarget ?? planTarget(() => ctx.site?.labels ?? {}, () => ctx.trust),
     onPolled: () => reporter.noticeApplied(),
   });
   await poller.start();

@@ -17,6 +17,9 @@ import { tagLayout, writeImage, writeLayer } from '../helpers/images.js';
 import { type TestRegistry, startRegistry } from '../helpers/registry.js';
 import { type CountingProxy, type LoggedRequest, startCountingProxy } from './depot-proxy.js';
 import { depotView, pushTo, until } from './depot-site-helpers.js';
+import { connectDepot } from '../../src/depot/connect.js';
+import { parseDepotRef } from '../../src/depot/layout.js';
+import { type ReleasePlan, signPlan, writePlan } from '../../src/depot/plan.js';
 
 let registry: TestRegistry;
 let proxy: CountingProxy;
@@ -110,10 +113,11 @@ describe('appliance --depot', () => {
     expect(manifest.annotations['org.opencontainers.image.created']).toBe(receipt.created);
   });
 
-  it('an idle poll is one request; a new release moves only the blobs this site lacks', async () => {
+  it('an idle poll is two HEAD requests; a new release moves only the blobs this site lacks', async () => {
     let from = proxy.log.length;
     await poll(app);
-    expect(proxy.log.slice(from).map((r) => `${r.method} ${r.url}`)).toEqual([`HEAD /v2/${repo}/manifests/stable`]);
+    // the plan tag (none: the channel is followed by its tag), then the channel tag
+    expect(proxy.log.slice(from).map((r) => `${r.method} ${r.url}`)).toEqual([`HEAD /v2/${repo}/manifests/stable.plan`, `HEAD /v2/${repo}/manifests/stable`]);
 
     const r2 = await site.bundle({ sequence: 2, images: ['team/app:1.0', 'team/worker:1.0', 'team/worker:2.0'] });
     await pushTo(r2, `oci://${registry.host}/${repo}`);
@@ -142,7 +146,7 @@ describe('appliance --depot', () => {
     expect(proxy.log.slice(from).some((r) => r.url.includes('/blobs/') && !r.url.includes('/uploads/'))).toBe(true); // the signature was read
     const again = proxy.log.length;
     await poll(app); // refused once: not examined again while the tag stays
-    expect(proxy.log.slice(again).map((r) => r.method)).toEqual(['HEAD']);
+    expect(proxy.log.slice(again).map((r) => r.method)).toEqual(['HEAD', 'HEAD']);
   });
 
   it('rejects a blob tampered with in the registry storage: nothing applied, bundle in force stays, the partial blob dropped', async () => {
@@ -166,6 +170,56 @@ describe('appliance --depot', () => {
     expect(app.ctx.state.isPublished(`sha256:${layer}`)).toBe(false);
     const reason = createHash('sha256').update(bytes).digest('hex');
     expect(view.lastError?.message).toContain(reason);
+  });
+});
+
+describe('release plans (contract C)', () => {
+  it('follows the wave its labels match, not the channel tag; refuses a plan older than one accepted; takes nothing outside a wave', async () => {
+    const repo = 'fleet/plan';
+    const depot = `oci://${registry.host}/${repo}`;
+    const a = await pushTo(await site.bundle({ sequence: 11, name: 'plan-11' }), depot);
+    const b = await pushTo(await site.bundle({ sequence: 12, name: 'plan-12' }), depot); // the channel tag names b
+    const { repo: planRepo, close } = await connectDepot({ ref: parseDepotRef(depot) });
+    const plan = (serial: number, stores: { root: string; sequence: number } | null): ReleasePlan => ({
+      type: 'airlock-release-plan',
+      channel: 'stable',
+      created: new Date().toISOString(),
+      serial,
+      waves: [
+        { name: 'canary', selector: { matchLabels: { ring: 'canary' } }, root: b.root, sequence: 12 },
+        { name: 'stores', selector: { matchLabels: { ring: 'store' } }, root: stores?.root ?? null, sequence: stores?.sequence ?? null },
+      ],
+    });
+    const publish = (p: ReleasePlan) => writePlan(planRepo, 'stable', signPlan(p, site.trust.release));
+    try {
+      await publish(plan(1, { root: a.root, sequence: 11 }));
+      const app = await follow(repo);
+      app.ctx.site = { name: 'store-7', labels: { ring: 'store' } }; // as --site gives them
+      await poll(app);
+      await poll(app);
+      expect(app.ctx.state.lastAccepted('stable')?.rootDigest).toBe(a.root);
+      expect(depotView(app).target).toMatchObject({ root: a.root, wave: 'stores', planSerial: 1 });
+
+      await publish(plan(2, { root: b.root, sequence: 12 }));
+      await poll(app);
+      expect(app.ctx.state.lastAccepted('stable')?.rootDigest).toBe(b.root);
+      const state = JSON.parse(await readFile(join(app.ctx.cas.dir, '..', 'depot', 'state.json'), 'utf8')) as { planSerial: number };
+      expect(state.planSerial).toBe(2);
+
+      await publish(plan(1, { root: a.root, sequence: 11 })); // a replayed older plan
+      await poll(app);
+      expect(depotView(app).lastError).toMatchObject({ code: 'ROLLBACK' });
+      expect(depotView(app).lastError?.message).toMatch(/serial 1 is older than serial 2/);
+      expect(app.ctx.state.lastAccepted('stable')?.rootDigest).toBe(b.root);
+
+      await publish(plan(3, null)); // the stores wave has nothing to take
+      await poll(app);
+      expect(depotView(app).target).toMatchObject({ reference: null });
+      expect(depotView(app).target?.reason).toMatch(/no wave/);
+      expect(app.ctx.state.lastAccepted('stable')?.rootDigest).toBe(b.root);
+    } finally {
+      close();
+    }
   });
 });
 
