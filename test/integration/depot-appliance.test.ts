@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicPart } from '../../keys/key-file.js';
 import { verifyReceipt } from '../../keys/receipt.js';
 import { api, makeSite, type Site, start } from '../helpers/appliance-fixture.js';
+import { cli } from '../helpers/cli.js';
 import { run } from '../helpers/exec.js';
 import { tagLayout, writeImage, writeLayer } from '../helpers/images.js';
 import { type TestRegistry, startRegistry } from '../helpers/registry.js';
@@ -173,6 +174,26 @@ describe('appliance --depot', () => {
   });
 });
 
+describe('appliance serve --depot flags', () => {
+  it('refuses --depot without --channel, a tag in --depot, a bad rate and depot flags without --depot, before writing anything', async () => {
+    const data = join(site.dir, 'cli-data');
+    const base = ['appliance', 'serve', '--data', data, '--trust', site.trustPath, '--listen', '127.0.0.1:0'];
+    const cases: [string[], RegExp][] = [
+      [['--depot', `oci://${registry.host}/fleet/x`], /--depot needs --channel/],
+      [['--depot', `oci://${registry.host}/fleet/x:stable`, '--channel', 'stable'], /names the repository only/],
+      [['--depot', `oci://${registry.host}/fleet/x`, '--channel', 'stable', '--depot-rate', 'fast'], /--depot-rate/],
+      [['--depot-interval', '1m'], /--depot-interval applies to --depot/],
+      [['--depot', `oci://${registry.host}/fleet/x`, '--channel', 'stable', '--depot-plain-http', '--depot-insecure'], /does not go with/],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli([...base, ...args]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(message);
+    }
+    await expect(readdir(data)).rejects.toThrow(/ENOENT/);
+  });
+});
+
 describe('release plans (contract C)', () => {
   it('follows the wave its labels match, not the channel tag; refuses a plan older than one accepted; takes nothing outside a wave', async () => {
     const repo = 'fleet/plan';
@@ -280,6 +301,12 @@ describe('a depot frozen, failing or refusing access', () => {
       expect(view.consecutiveFailures).toBeGreaterThanOrEqual(2);
       expect(view.lastContact).toBeNull();
       expect(await until('the receipt push error', () => depotView(app).report.lastError?.code)).toBe('REGISTRY_UNAUTHORIZED');
+      const status = await api<{ depot: { lastError: { code: string }; nextPoll: string } }>(app.url, app.token, '/api/v1/status');
+      expect(status.body.depot.lastError.code).toBe('REGISTRY_UNAUTHORIZED');
+      expect(Date.parse(status.body.depot.nextPoll)).toBeGreaterThan(Date.now());
+      const page = await (await fetch(`${app.url}/ui/`, { headers: { authorization: `Bearer ${app.token}` } })).text();
+      expect(page).toContain('id="depot"');
+      expect(page).toMatch(/Last contact[\s\S]*never[\s\S]*Last error[\s\S]*REGISTRY_UNAUTHORIZED[\s\S]*Next poll/);
       expect((await fetch(`${app.url}/healthz`)).status).toBe(200);
     } finally {
       await locked.stop();
