@@ -5,7 +5,8 @@
  * appliance holds read from its own store, the others fetched (resumable, appliance/depot/ingest.ts). The pipeline
  * verifies every byte again and records, finishes and syncs exactly as for a stick.
  */
-import { rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { PassThrough, Readable } from 'node:stream';
 import { layoutIndexFor } from '../../src/bundle/format.js';
 import { planBundle } from '../../src/bundle/plan.js';
@@ -21,7 +22,7 @@ import { statementVerifier } from '../../keys/statement-verifier.js';
 import type { ApplianceContext } from '../context.js';
 import type { ImportManager } from '../import/manager.js';
 import type { ImportOutcome } from '../import/pipeline.js';
-import { type IngestOptions, fetchBlob, ingestPath, ingested } from './ingest.js';
+import { type IngestOptions, fetchBlob, ingested } from './ingest.js';
 
 /** Refusals of the policy: the same release is not asked for again until the tag moves (or the trust root changes). */
 export const POLICY_CODES = new Set(['SIGNATURE_INVALID', 'THRESHOLD_NOT_MET', 'EXPIRED', 'TRUST_ROOT_EXPIRED', 'CHANNEL_MISMATCH', 'ROLLBACK', 'MANIFEST_UNSUPPORTED', 'PLAN_INVALID']);
@@ -122,8 +123,11 @@ export async function startRelease(deps: FetchDeps, checked: Awaited<ReturnType<
   });
   const done = started.done.then(async (outcome) => {
     if (!stream.destroyed) stream.destroy();
-    // Applied: the blobs are in the store now. Failed: partial ingest files stay for the next attempt.
-    if (outcome.state === 'applied') for (const b of plan.blobs) if (!held.has(b.digest)) await rm(ingestPath(deps.ingest.dir, b), { force: true });
+    // Applied: the blobs are in the store now, and what is left in the ingest directory belongs to releases no
+    // longer wanted. Failed: partial ingest files stay for the next attempt.
+    if (outcome.state === 'applied') {
+      for (const name of await readdir(deps.ingest.dir).catch(() => [] as string[])) await rm(join(deps.ingest.dir, name), { force: true });
+    }
     return outcome;
   });
   return { ...info, importId: started.id, totalBlobBytes: savedBytes + missingBytes, savedBytes, missingBytes, resumedBytes, done };
