@@ -26,6 +26,8 @@ export interface IngestOptions {
   rate?: number;
   /** Called for every byte fetched from the depot (not for those read back from the ingest file). */
   onFetched?: (n: number) => void;
+  /** True once the appliance is stopping: the download ends at the next chunk (the ingest file stays). */
+  stopping?: () => boolean;
   /** A retry is about to happen: what went wrong. */
   onRetry?: (err: unknown, offset: number) => void;
 }
@@ -70,6 +72,7 @@ export async function* fetchBlob(desc: Descriptor, opts: IngestOptions): AsyncGe
             continue;
           }
           const chunk = piece.chunk;
+          if (opts.stopping?.()) throw new AirlockError('IO_ERROR', `depot blob ${desc.digest}: the appliance is stopping (kept at byte ${have}; the next start resumes there)`);
           opts.onFetched?.(chunk.length);
           await file.write(chunk, 0, chunk.length, null);
           const end = have + chunk.length;

@@ -243,6 +243,7 @@ export class DepotPoller {
         readTimeoutMs: this.opts.readTimeoutMs ?? 30_000,
         attempts: this.opts.blobAttempts ?? 6,
         sleep: (ms: number) => this.sleep(ms),
+        stopping: () => this.stopped,
         ...(this.opts.rate ? { rate: this.opts.rate } : {}),
         onFetched: (n: number) => {
           if (this.status.lastRelease?.state === 'running') this.status.lastRelease.fetchedBytes += n;
