@@ -53,6 +53,8 @@ export interface DepotStatus {
   lastError: { code: string; message: string; at: string } | null;
   consecutiveFailures: number;
   nextPoll: string | null;
+  /** The wait chosen before the next poll: the interval with jitter, or the back-off after failures. */
+  nextDelaySeconds: number | null;
   target: { reference: string | null; root: string | null; wave?: string; planSerial?: number; reason?: string } | null;
   /** The release in force on the channel and its expiry: a depot frozen on an old release shows here once it expires. */
   inForce: { root: string; sequence: number; expires: string | null; expired: boolean } | null;
@@ -102,6 +104,7 @@ export class DepotPoller {
       lastError: null,
       consecutiveFailures: 0,
       nextPoll: null,
+      nextDelaySeconds: null,
       target: null,
       inForce: null,
       lastRelease: null,
@@ -145,6 +148,7 @@ export class DepotPoller {
   private schedule(ms: number): void {
     if (this.stopped) return;
     this.status.nextPoll = new Date(this.opts.ctx.now().getTime() + ms).toISOString();
+    this.status.nextDelaySeconds = ms / 1000;
     this.timer = setTimeout(() => void this.run(), ms);
     this.timer.unref();
   }

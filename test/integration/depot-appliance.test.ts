@@ -261,22 +261,26 @@ describe('a depot frozen, failing or refusing access', () => {
   });
 
   it('backs off on 503s, says so in status, and recovers', async () => {
-    const app = await follow('fleet/frozen');
+    await pushTo(await site.bundle({ sequence: 1, name: 'flaky' }), `oci://${registry.host}/fleet/flaky`);
+    const app = await follow('fleet/flaky');
     await poll(app); // the poll at start has taken the release
-    proxy.failWith = (method, url) => (url.startsWith('/v2/fleet/frozen/manifests/') ? 503 : undefined);
+    proxy.failWith = (method, url) => (url.startsWith('/v2/fleet/flaky/manifests/') ? 503 : undefined);
     try {
       await poll(app);
       const first = depotView(app);
       expect(first.lastError?.message).toContain('503');
       expect(first.consecutiveFailures).toBe(1);
-      const delay1 = Date.parse(first.nextPoll ?? '') - Date.parse(first.lastPoll ?? '');
+      const delay1 = first.nextDelaySeconds ?? 0;
       await poll(app);
       await poll(app);
       const third = depotView(app);
       expect(third.consecutiveFailures).toBe(3);
-      const delay3 = Date.parse(third.nextPoll ?? '') - Date.parse(third.lastPoll ?? '');
-      expect(delay1).toBeLessThanOrEqual(31_000);
-      expect(delay3).toBeGreaterThanOrEqual(60_000 - 1000);
+      const delay3 = third.nextDelaySeconds ?? 0;
+      // interval 1 h: back-off from 30 s, doubling, 50–100% jitter: 15–30 s after one failure, 60–120 s after three
+      expect(delay1).toBeGreaterThanOrEqual(15);
+      expect(delay1).toBeLessThanOrEqual(30);
+      expect(delay3).toBeGreaterThanOrEqual(60);
+      expect(delay3).toBeLessThanOrEqual(120);
     } finally {
       proxy.failWith = undefined;
     }
