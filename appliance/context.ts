@@ -32,6 +32,10 @@ export interface ApplianceContext {
   reconcileDisabled?: string;
   /** helm and kustomize for charts and overlays (`--helm`, `--kustomize`; default: PATH). */
   tools?: Tools;
+  /** The site file's name and labels (`--site`): receipts carry them. */
+  site?: { name: string; labels: Record<string, string> };
+  /** `--depot`: its status for GET /api/v1/status and the Overview (appliance/depot/start.ts). */
+  depot?: { view(): unknown };
   /** The channel this site follows; any channel when unset. */
   channel?: string;
   now: () => Date;

@@ -1,13 +1,16 @@
 /** The site receipt: what this appliance holds, signed with its own key (keys/receipt.ts has the format). */
 import { type Receipt, signReceipt } from '../keys/receipt.js';
 import type { ApplianceContext } from './context.js';
-import { channelStatus } from './status.js';
+import { channelStatus, placementStatus } from './status.js';
 
 export async function siteReceipt(ctx: ApplianceContext): Promise<string> {
+  const placements = placementStatus(ctx);
   const receipt: Receipt = {
     type: 'airlock-receipt',
     created: ctx.now().toISOString(),
     appliance: ctx.siteKey.keyid,
+    // the site file's name and labels, where the appliance runs with one (contract B: fleet reads them)
+    ...(ctx.site ? { site: ctx.site.name, labels: { ...ctx.site.labels } } : {}),
     channels: channelStatus(ctx).map((c) => ({
       channel: c.channel,
       name: c.name,
@@ -17,8 +20,27 @@ export async function siteReceipt(ctx: ApplianceContext): Promise<string> {
       sync: c.sync,
       health: c.health,
     })),
+    ...(ctx.reconciler
+      ? {
+          placements: placements.map((p) => ({
+            cluster: p.cluster,
+            channel: p.channel,
+            root: p.rootDigest,
+            sync: p.sync,
+            health: p.health,
+            drifted: p.drifted,
+            checkedAt: p.checkedAt,
+            ...(p.reason ? { reason: p.reason } : {}),
+          })),
+        }
+      : {}),
     blobs: ctx.state.publishedBlobs(),
     git: await ctx.mirror.heldCommits(),
   };
   return signReceipt(receipt, ctx.siteKey);
+}
+
+/** The name a site's receipts go under at the depot: the site file's name, else this appliance's key id. */
+export function receiptSiteName(ctx: ApplianceContext): string {
+  return ctx.site?.name ?? ctx.siteKey.keyid;
 }

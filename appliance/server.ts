@@ -43,6 +43,7 @@ import { registryHandler } from './registry/serve.js';
 import { loadOrCreateSiteKey } from './site-key.js';
 import { StateStore } from './state/store.js';
 import { watchTrust } from './status.js';
+import { type DepotConfig, type RunningDepot, startDepot } from './depot/start.js';
 import { trustDirOf, trustInForce } from './trust-store.js';
 
 export interface ApplianceOptions {
@@ -90,6 +91,8 @@ export interface ApplianceOptions {
   freeBytes?: (dir: string) => Promise<number>;
   /** Header and body timeouts, connections per client (DEFAULT_LIMITS by default). */
   limits?: Partial<ConnectionLimits>;
+  /** `--depot`: poll a registry for releases of --channel and push receipts back (appliance/depot/). */
+  depot?: DepotConfig;
 }
 
 export interface RunningAppliance {
@@ -181,6 +184,7 @@ async function startWithServer(
     ...(opts.registry ? { external: new ExternalRegistry(opts.registry, { ...(opts.credentials ? { credentials: opts.credentials } : {}), ...(opts.registryTransport ? { transport: opts.registryTransport } : {}) }) } : {}),
     ...(opts.channel ? { channel: opts.channel } : {}),
     ...(opts.tools ? { tools: opts.tools } : {}),
+    ...(opts.site ? { site: { name: opts.site.name, labels: opts.site.labels } } : {}),
     now,
     log,
     failpoint: opts.failpoint ?? (() => undefined),
@@ -271,6 +275,12 @@ async function startWithServer(
     log.warn(ctx.reconcileDisabled);
   }
 
+  let depot: RunningDepot | undefined;
+  if (opts.depot) {
+    depot = await startDepot(ctx, imports, dataDir, opts.depot);
+    ctx.depot = depot;
+  }
+
   return {
     url,
     port: address.port,
@@ -280,6 +290,7 @@ async function startWithServer(
     async close() {
       serving = false;
       stopTrustWatch();
+      await depot?.stop();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         gitHttp.close(); // git children of requests still running: their responses end

@@ -2,11 +2,13 @@ import { existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
 import { delimiter, resolve } from 'node:path';
 import { Tools } from '../../src/charts/tools.js';
-import { type Command, UsageError, durationOpt, listOpt, stringOpt } from '../../src/command.js';
+import { type Command, type OptionValues, UsageError, durationOpt, listOpt, stringOpt } from '../../src/command.js';
+import { parseDepotRef } from '../../src/depot/layout.js';
 import { AirlockError } from '../../src/errors.js';
 import { RegistryAccess } from '../../src/registry/access.js';
 import { loadDockerCredentials } from '../../src/registry/credentials.js';
-import { INTERVAL_RANGE, type Range } from '../../src/units.js';
+import { INTERVAL_RANGE, type Range, boundedSize } from '../../src/units.js';
+import type { DepotConfig } from '../depot/start.js';
 import { readTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 import { envFailpoint, jsonLogger } from '../context.js';
 
@@ -20,6 +22,8 @@ export const applianceServe: Command = {
                                [--registry-cacert CA.pem] [--registry-insecure]
                                [--header-timeout 20s] [--body-idle-timeout 60s] [--max-connections-per-client 64]
                                [--keep 3] [--helm PATH] [--kustomize PATH]
+                               [--depot oci://HOST/REPO --channel NAME [--depot-interval 5m] [--depot-rate 1MiB]
+                                [--report-interval 10m] [--depot-plain-http] [--depot-cacert CA.pem] [--depot-insecure]]
 
 Web UI at /ui/ (accounts: viewer, operator, admin). Verifies bundles against the trust root before trusting a byte of them, stores their blobs, serves their
 images at /v2/ (OCI distribution pull API) and their Git snapshots at /git/NAME.git (smart HTTP, read-only).
@@ -58,6 +62,16 @@ Options:
                           and partial uploads no held release needs are removed (also: airlock appliance gc)
   --helm PATH             helm for bundles with charts (default: helm on PATH)
   --kustomize PATH        kustomize, or kubectl (kubectl kustomize), for Kustomize sources (default: PATH)
+  --depot oci://HOST/REPO take releases of --channel (required with it) from this registry: the channel tag is
+                          polled; the signature is checked before any blob; only blobs not held here are fetched,
+                          a cut-off one resumed with HTTP Range; then the same import as a stick. The signed
+                          receipt goes back to REPO/sites/SITE:latest. Credentials from Docker's config.json
+  --depot-interval D      how often the channel tag is polled (default 5m, ±10% jitter; failures back off)
+  --depot-rate BYTES      at most this many bytes per second for blob downloads (metered links), e.g. 512KiB
+  --report-interval D     how often the receipt is pushed to the depot besides after each apply (default 10m)
+  --depot-plain-http      plain HTTP to the depot even when it is not on loopback
+  --depot-cacert FILE     trust the CA certificates in this PEM file for the depot (repeatable; means HTTPS)
+  --depot-insecure        do not verify the depot's TLS certificate (means HTTPS)
 
 Every flag, file and the kubeconfig are checked, and the port bound, before anything is written to --data: a
 bad one stops the start with the reason (exit 2) and leaves the data directory as it was.
@@ -93,6 +107,13 @@ sync and health per channel and object.`,
     keep: { type: 'string' },
     helm: { type: 'string' },
     kustomize: { type: 'string' },
+    depot: { type: 'string' },
+    'depot-interval': { type: 'string' },
+    'depot-rate': { type: 'string' },
+    'report-interval': { type: 'string' },
+    'depot-plain-http': { type: 'boolean' },
+    'depot-cacert': { type: 'string', multiple: true },
+    'depot-insecure': { type: 'boolean' },
   },
   async run(values, _positionals, ctx) {
     const dataDir = resolve(stringOpt(values, 'data', true));
@@ -131,6 +152,7 @@ sync and health per channel and object.`,
     const keepText = stringOpt(values, 'keep') ?? '3';
     const keep = Number(keepText);
     if (!/^\d+$/.test(keepText) || keep < 1) throw new UsageError(`--keep "${keepText}" must be a whole number of releases, at least 1`);
+    const depot = await depotConfig(values);
     const { startAppliance } = await import('../server.js'); // express and SQLite load only for this command
     const appliance = await startAppliance({
       dataDir,
@@ -152,6 +174,7 @@ sync and health per channel and object.`,
       forceConflicts: values['force-conflicts'] === true,
       ...(registryHost ? { registryHost } : {}),
       limits: { headersTimeoutMs, bodyIdleMs, perClient },
+      ...(depot ? { depot } : {}),
       log,
       now: ctx.now,
       failpoint: envFailpoint(),
@@ -175,6 +198,46 @@ function kubeconfigFromEnv(env: NodeJS.ProcessEnv): string | undefined {
   if (!found) throw new AirlockError('KUBE_UNREACHABLE', `KUBECONFIG names no file that exists (${paths.join(delimiter)}); fix KUBECONFIG or give --kubeconfig FILE`);
   return found;
 }
+
+/** The `--depot*` flags, checked (the CA files are read when the depot is connected, before anything is written). */
+async function depotConfig(values: OptionValues): Promise<DepotConfig | undefined> {
+  const url = stringOpt(values, 'depot');
+  const cacerts = listOpt(values, 'depot-cacert');
+  const flags = ['depot-interval', 'depot-rate', 'report-interval', 'depot-plain-http', 'depot-cacert', 'depot-insecure'].filter((f) => values[f] !== undefined && !(Array.isArray(values[f]) && (values[f] as unknown[]).length === 0));
+  if (!url) {
+    if (flags.length) throw new UsageError(`--${flags[0] ?? ''} applies to --depot; there is no --depot`);
+    return undefined;
+  }
+  try {
+    parseDepotRef(url);
+  } catch (err) {
+    throw new UsageError(`--depot: ${(err as Error).message}`);
+  }
+  if (/:[^/]*$/.test(url.slice('oci://'.length).replace(/^[^/]*/, '')) || url.includes('@')) throw new UsageError(`--depot names the repository only (oci://HOST/REPO); the tag is --channel`);
+  if (!stringOpt(values, 'channel')) throw new UsageError('--depot needs --channel NAME: the channel tag polled in the depot');
+  if (values['depot-plain-http'] === true && (cacerts.length || values['depot-insecure'] === true)) throw new UsageError('--depot-plain-http does not go with --depot-cacert or --depot-insecure (those mean HTTPS)');
+  const rateText = stringOpt(values, 'depot-rate');
+  let rate: number | undefined;
+  if (rateText !== undefined) {
+    const n = boundedSize(rateText.replace(/\/s$/, ''), '--depot-rate', RATE_RANGE);
+    if (n instanceof Error) throw new UsageError(n.message);
+    rate = n;
+  }
+  return {
+    url,
+    intervalMs: durationOpt(values, 'depot-interval', INTERVAL_RANGE, '5m') ?? 300_000,
+    reportIntervalMs: durationOpt(values, 'report-interval', INTERVAL_RANGE, '10m') ?? 600_000,
+    ...(rate ? { rate } : {}),
+    plainHttp: values['depot-plain-http'] === true,
+    cacerts,
+    insecure: values['depot-insecure'] === true,
+    credentials: await loadDockerCredentials(),
+    env: process.env,
+  };
+}
+
+/** --depot-rate: from 1 KiB/s. */
+const RATE_RANGE: Range = { min: '1KiB', max: '100GiB', example: '1MiB' };
 
 /** Header and body-idle timeouts: from a second to a day. */
 const TIMEOUT_RANGE: Range = { min: '1s', max: '24h', example: '20s' };

@@ -156,6 +156,7 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
       trustRoot: { version: ctx.trust.version, expires: ctx.trust.expires },
       trust: trustStatus(ctx),
       tools,
+      ...(ctx.depot ? { depot: ctx.depot.view() } : {}),
     });
   });
 

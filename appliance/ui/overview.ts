@@ -12,6 +12,8 @@ import { type Expiry, diskLevel, expiry, sentence } from '../../src/ui/format.js
 import { type Html, badge, digest, facts, html, notice, when } from '../../src/ui/html.js';
 import { importRows } from './imports.js';
 import { placementsTable } from './cluster-page.js';
+import { depotCard } from '../depot/overview-card.js';
+import type { DepotView } from '../depot/start.js';
 
 export interface OverviewData {
   lastImport: ImportRecord | undefined;
@@ -64,6 +66,8 @@ export function overview(ctx: ApplianceContext, data: OverviewData): Html {
       <div class="muted">${formatBytes(disk.usage.usedBytes)} used (${Math.round((100 * disk.usage.usedBytes) / Math.max(1, disk.usage.totalBytes))}%) · <span class="mono">${disk.dir}</span></div>`
     : html`<span class="error">cannot read (${disk.problem ?? 'unknown'})</span>`;
   if (disk.usage && diskLevel(disk.usage) !== 'ok') notices.push(notice(diskLevel(disk.usage), `The data disk has ${formatBytes(disk.usage.freeBytes)} free: imports that do not fit are refused.`));
+  const depot = ctx.depot ? depotCard(ctx.depot.view() as DepotView, now) : undefined;
+  if (depot) notices.push(...depot.notices);
   const last = data.lastImport;
   const site = html`<section class="card" id="site"><h2>This appliance</h2>${facts([
     ['Data disk', diskLine],
@@ -74,7 +78,7 @@ export function overview(ctx: ApplianceContext, data: OverviewData): Html {
         : html`<span class="muted">none yet</span>`,
     ],
     ['Trust root', html`<span class="${trust.level}" id="trust-countdown">version ${ctx.trust.version}, ${trust.text.replace(/^the trust root /, '')}</span>`],
-  ])}</section>`;
+  ])}</section>${depot?.card ?? ''}`;
   return html`${notices}${channels.length ? html`<div class="cards">${cards}${site}</div>` : html`<p class="card">No bundle imported yet. <a href="/ui/import">Import one</a>.</p>${site}`}
     ${placementsTable(ctx)}
     <h2>Last import</h2>${last ? importRows([last], now) : html`<p class="muted">none</p>`}`;
