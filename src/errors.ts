@@ -36,6 +36,7 @@ export type ErrorCode =
   | 'KUBE_UNREACHABLE'
   | 'KUBE_UNHEALTHY'
   | 'SITE_INVALID'
+  | 'PLAN_INVALID'
   | 'FLEET_INVALID'
   | 'TAG_OWNED'
   | 'INSUFFICIENT_STORAGE'
