@@ -1,4 +1,5 @@
 import type { Command } from '../../src/command.js';
+import { fleetPromote } from './fleet-promote.js';
 import { fleetStatus } from './fleet-status.js';
 
-export const fleetCommands: Command[] = [fleetStatus];
+export const fleetCommands: Command[] = [fleetStatus, fleetPromote];
