@@ -3,9 +3,6 @@
  * (Secure under HTTPS), a CSRF token on every state-changing request, server-rendered pages, and its own static
  * assets under a Content Security Policy that allows nothing from anywhere else.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { errorMessage } from '../../src/errors.js';
 import type { ApplianceContext } from '../context.js';
@@ -18,13 +15,13 @@ import { catchAsync, describeError, logFailure } from '../http/errors.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
 import { trustBanner } from '../status.js';
+import { CONTENT_SECURITY_POLICY, useUiBasics } from '../../src/ui/assets.js';
 import { type Html, type Nav, type PageUser, html, page } from '../../src/ui/html.js';
 import { importDetail } from './import-detail.js';
 import { overview, overviewData, trustExpiry } from './overview.js';
 import * as pages from './pages.js';
 
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export { CONTENT_SECURITY_POLICY };
 
 /** The appliance's pages, in the order of its navigation bar. */
 export const APPLIANCE_NAV: Nav = {
@@ -41,13 +38,6 @@ export const APPLIANCE_NAV: Nav = {
   logout: '/ui/logout',
 };
 
-/** src/ui/static, found from here whether this file runs from source or from dist/. */
-const STATIC_DIR = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return join(dir, 'src', 'ui', 'static');
-})();
-
 export interface UiOptions {
   ctx: ApplianceContext;
   imports: ImportManager;
@@ -62,13 +52,7 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   const throttle = new LoginThrottle();
   const form = express.urlencoded({ extended: false, limit: '16kb' });
 
-  router.use((_req, res, next) => {
-    res.set('content-security-policy', CONTENT_SECURITY_POLICY);
-    res.set('x-content-type-options', 'nosniff');
-    res.set('referrer-policy', 'no-referrer');
-    next();
-  });
-  router.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
+  useUiBasics(router);
 
   const send = (res: Response, status: number, title: string, body: Html, user?: PageUser, current = '') => {
     res.status(status).type('html').send(page(title, body, user, current, user ? trustBanner(ctx) : undefined, APPLIANCE_NAV));
