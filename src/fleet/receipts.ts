@@ -161,7 +161,7 @@ export async function depotReceipt(depot: RegistryRepository, site: string): Pro
  * Every listed site's latest receipt from the depot, `concurrency` sites at a time. `onText` sees each receipt's
  * text (to keep it in the history folder).
  */
-export async function readReceiptsDepot(depot: RegistryRepository, sites: FleetSite[], { concurrency = 16, onText }: { concurrency?: number; onText?: (site: FleetSite, text: string, e: Evidence) => Promise<void> } = {}): Promise<ReadResult> {
+export async function readReceiptsDepot(depot: RegistryRepository, sites: FleetSite[], { concurrency = 32, onText }: { concurrency?: number; onText?: (site: FleetSite, text: string, e: Evidence) => Promise<void> } = {}): Promise<ReadResult> {
   const result: ReadResult = { reports: emptyReports(sites), strangers: [], skipped: 0 };
   await mapLimit(sites, concurrency, async (site) => {
     const report = result.reports.get(site.name) as SiteReport;
