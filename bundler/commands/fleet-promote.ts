@@ -68,8 +68,9 @@ ${SOURCE_HELP}
       const keepMs = Math.max(...opened.fleet.waves.map((w) => w.gate.soakMs)) + opened.fleet.staleMs;
       const evidence: SiteEvidence[] = await mapLimit(opened.fleet.sites, 16, async (site) => {
         const report = reports.reports.get(site.name);
-        const receipts = await readHistory(opened.history, site, keepMs);
-        return { site, receipts, ...(report?.untrusted && !report.latest ? { untrusted: report.untrusted.why } : {}) };
+        // The depot's receipt of the site does not verify: older ones say nothing about it now.
+        if (report?.untrusted && !report.latest) return { site, receipts: [], untrusted: report.untrusted.why };
+        return { site, receipts: await readHistory(opened.history, site, keepMs) };
       });
       const result = promote({ waves: opened.fleet.waves, evidence, channel, release, current, staleMs: opened.fleet.staleMs, now });
       // Signed and checked even when unchanged: keys the trust root does not accept are found out now.

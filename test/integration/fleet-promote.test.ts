@@ -159,4 +159,13 @@ describe('fleet promote', () => {
     expect(bad.stderr).toMatch(/the new plan \(check --key against the trust root's release keys\)/);
     expect((await plan()).serial).toBe(3);
   });
+
+  it('a canary whose receipt in the depot is signed by another key is untrusted, whatever it said before', async () => {
+    const now = at(42 + 27 * 60);
+    await report('store-1', at(42 + 26 * 60), root2);
+    await pushReceipt(depot, 'store-1', receiptText(generateKey('impostor'), { site: 'store-1', created: now, root: root2 }), now);
+    const r = await promote(root2, now);
+    expect(r.code).toBe(3);
+    expect(r.stdout).toMatch(/ {2}store-1: untrusted: .*not by a trusted appliance key/);
+  });
 });
