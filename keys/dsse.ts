@@ -2,7 +2,6 @@
  * DSSE envelopes (secure-systems-lab/dsse v1): the signature covers PAE(payloadType, payload), so a payload can
  * never be re-interpreted as another type, and no JSON canonicalisation is needed.
  */
-import { createPublicKey, verify as ed25519Verify } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { AirlockError } from '../src/errors.js';
 import type { SecretKey } from './key-file.js';
@@ -36,23 +35,11 @@ export function signEnvelope(payloadType: string, payload: Uint8Array, keys: Sec
   };
 }
 
-/** DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410): the 32-byte key follows. */
-const ED25519_SPKI = Buffer.from('302a300506032b6570032100', 'hex');
-
-/**
- * Whether `sig` is a valid signature of the envelope by the 32-byte public key. Verified by Node's OpenSSL
- * (RFC 8032, rejecting non-canonical signatures), some 50 times faster than tweetnacl: a fleet checks 10,000
- * receipts at a time.
- */
+/** Whether `sig` is a valid signature of the envelope by the 32-byte public key. */
 export function verifySignature(envelope: DsseEnvelope, sig: DsseSignature, publicKey: Uint8Array): boolean {
   const signature = Buffer.from(sig.sig, 'base64');
   if (signature.length !== nacl.sign.signatureLength || publicKey.length !== nacl.sign.publicKeyLength) return false;
-  try {
-    const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI, publicKey]), format: 'der', type: 'spki' });
-    return ed25519Verify(null, pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64')), key, signature);
-  } catch {
-    return false;
-  }
+  return nacl.sign.detached.verify(pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64')), signature, publicKey);
 }
 
 /** The canonical serialisation airlock writes. Readers require it byte for byte, so no byte can change unnoticed. */
