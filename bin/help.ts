@@ -7,6 +7,7 @@ const GROUPS: Record<string, string> = {
   trust: 'trust roots: which keys sign bundles',
   bundle: 'build, verify and inspect bundles',
   receipt: 'site receipts brought back from an appliance',
+  fleet: 'headquarters: every site from its signed receipts, release waves, the fleet page',
   appliance: 'the on-site appliance, and its client commands',
 };
 

@@ -6,6 +6,7 @@
 import type { Readable, Writable } from 'node:stream';
 import { applianceCommands } from '../appliance/commands/index.js';
 import { bundlerCommands } from '../bundler/commands/index.js';
+import { fleetCommands } from '../bundler/commands/fleet-index.js';
 import { API_VERSION, type Command, UsageError } from '../src/command.js';
 import { errorMessage, isAirlockError } from '../src/errors.js';
 import { type Parsed, hint, parseCommandArgs } from './args.js';
@@ -13,7 +14,7 @@ import { completionCommand } from './completion.js';
 import { commandHelp, groupHelp, overview, resolve } from './help.js';
 import { VERSION, versionCommand, versionText } from './version.js';
 
-export const commands: Command[] = [...bundlerCommands, ...applianceCommands, versionCommand, completionCommand(() => commands)];
+export const commands: Command[] = [...bundlerCommands, ...fleetCommands, ...applianceCommands, versionCommand, completionCommand(() => commands)];
 
 export interface MainIo {
   stdout: Writable;

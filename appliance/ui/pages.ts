@@ -136,21 +136,6 @@ export function users(ctx: ApplianceContext, isAdmin: boolean, csrf: string, mes
     : html`<p class="muted">Only an admin manages accounts.</p>`}`;
 }
 
-export function login(message = '', status = ''): Html {
-  return html`<section class="card"><form method="post" action="/ui/login">
-    ${message ? html`<p class="error" role="alert">${message}</p>` : ''}${status ? html`<p class="muted">${status}</p>` : ''}
-    <label for="name">Name</label><input id="name" name="name" autocomplete="username" required>
-    <label for="password">Password</label><input id="password" name="password" type="password" autocomplete="current-password" required>
-    <p><button>Sign in</button></p></form></section>`;
-}
-
-export function setup(token: string, message = ''): Html {
-  return html`<section class="card"><p>Choose the password of the <strong>admin</strong> account. This link works once.</p>
-    <form method="post" action="/ui/setup">${message ? html`<p class="error">${message}</p>` : ''}<input type="hidden" name="token" value="${token}">
-    <label for="password">Password (at least 10 characters)</label><input id="password" name="password" type="password" autocomplete="new-password" required minlength="10">
-    <p><button>Create the admin account</button></p></form></section>`;
-}
-
 /** A page number from the query: 1 unless it is a whole number from 1 to 100,000. */
 function pageOf(value: number): number {
   return Number.isSafeInteger(value) && value >= 1 && value <= 100_000 ? value : 1;

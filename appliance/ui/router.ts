@@ -3,36 +3,40 @@
  * (Secure under HTTPS), a CSRF token on every state-changing request, server-rendered pages, and its own static
  * assets under a Content Security Policy that allows nothing from anywhere else.
  */
-import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { errorMessage } from '../../src/errors.js';
 import type { ApplianceContext } from '../context.js';
-import { type Caller, SESSION_COOKIE, callerOf, cookieValue, csrfProblem, hasRole, hashToken } from '../http/auth.js';
-import { hashPassword, passwordProblem, verifyPassword } from '../http/passwords.js';
-import { LoginThrottle } from '../http/throttle.js';
+import { type Caller, callerOf, csrfProblem, hasRole, hashToken } from '../http/auth.js';
+import { hashPassword, passwordProblem, verifyPassword } from '../../src/web/passwords.js';
+import { endSession, startSession as beginSession } from '../../src/web/session.js';
+import { login as loginPage, setup as setupPage } from '../../src/web/sign-in-pages.js';
+import { LoginThrottle } from '../../src/web/throttle.js';
 import { catchAsync, describeError, logFailure } from '../http/errors.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
 import { trustBanner } from '../status.js';
-import { type Html, type PageUser, html, page } from '../../src/ui/html.js';
+import { CONTENT_SECURITY_POLICY, useUiBasics } from '../../src/ui/assets.js';
+import { type Html, type Nav, type PageUser, html, page } from '../../src/ui/html.js';
 import { importDetail } from './import-detail.js';
 import { overview, overviewData, trustExpiry } from './overview.js';
 import * as pages from './pages.js';
 
-export const CONTENT_SECURITY_POLICY =
-  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export { CONTENT_SECURITY_POLICY };
 
-const SESSION_HOURS = 12;
-
-/** src/ui/static, found from here whether this file runs from source or from dist/. */
-const STATIC_DIR = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
-  return join(dir, 'src', 'ui', 'static');
-})();
+/** The appliance's pages, in the order of its navigation bar. */
+export const APPLIANCE_NAV: Nav = {
+  links: [
+    ['/ui/', 'Overview'],
+    ['/ui/import', 'Import'],
+    ['/ui/history', 'History'],
+    ['/ui/cluster', 'Cluster'],
+    ['/ui/registry', 'Registry'],
+    ['/ui/trust', 'Trust'],
+    ['/ui/audit', 'Audit'],
+    ['/ui/users', 'Users'],
+  ],
+  logout: '/ui/logout',
+};
 
 export interface UiOptions {
   ctx: ApplianceContext;
@@ -48,29 +52,18 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   const throttle = new LoginThrottle();
   const form = express.urlencoded({ extended: false, limit: '16kb' });
 
-  router.use((_req, res, next) => {
-    res.set('content-security-policy', CONTENT_SECURITY_POLICY);
-    res.set('x-content-type-options', 'nosniff');
-    res.set('referrer-policy', 'no-referrer');
-    next();
-  });
-  router.use('/static', express.static(STATIC_DIR, { index: false, maxAge: '1h' }));
+  useUiBasics(router);
 
   const send = (res: Response, status: number, title: string, body: Html, user?: PageUser, current = '') => {
-    res.status(status).type('html').send(page(title, body, user, current, user ? trustBanner(ctx) : undefined));
+    res.status(status).type('html').send(page(title, body, user, current, user ? trustBanner(ctx) : undefined, APPLIANCE_NAV));
   };
   const pageUser = (c: Caller): PageUser => ({ name: c.name, role: c.role, csrf: c.csrf ?? '' });
 
-  const startSession = (res: Response, name: string) => {
-    const secret = randomBytes(32).toString('base64url');
-    const now = ctx.now();
-    ctx.state.accounts.createSession(hashToken(secret), name, randomBytes(24).toString('base64url'), now, new Date(now.getTime() + SESSION_HOURS * 3600_000));
-    res.cookie(SESSION_COOKIE, secret, { httpOnly: true, sameSite: 'strict', secure, path: '/', maxAge: SESSION_HOURS * 3600_000 });
-  };
+  const startSession = (res: Response, name: string) => beginSession(ctx.state.accounts, res, name, ctx.now(), secure);
 
   router.get('/login', (req, res) => {
     if (callerOf(req, ctx.state, ctx.now())) return res.redirect(303, '/ui/');
-    send(res, 200, 'Sign in', pages.login());
+    send(res, 200, 'Sign in', loginPage());
   });
 
   router.post('/login', form, async (req, res) => {
@@ -82,13 +75,13 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
       const seconds = Math.ceil(wait / 1000);
       ctx.state.audit(name || '?', 'login.throttled', { ip: req.ip }, ctx.now());
       res.set('retry-after', String(seconds));
-      return send(res, 429, 'Sign in', pages.login(`Too many failed sign-ins for this account. Try again in ${seconds} s.`));
+      return send(res, 429, 'Sign in', loginPage(`Too many failed sign-ins for this account. Try again in ${seconds} s.`));
     }
     const user = ctx.state.accounts.user(name);
     if (!user || !(await verifyPassword(password, user.password))) {
       throttle.fail(key, Date.now());
       ctx.state.audit(name || '?', 'login.failed', { ip: req.ip }, ctx.now());
-      return send(res, 401, 'Sign in', pages.login('Wrong name or password.'));
+      return send(res, 401, 'Sign in', loginPage('Wrong name or password.'));
     }
     throttle.succeed(key);
     startSession(res, user.name);
@@ -97,16 +90,16 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   });
 
   router.get('/setup', (req, res) => {
-    send(res, 200, 'Set up airlock', pages.setup(String(req.query.token ?? '')));
+    send(res, 200, 'Set up airlock', setupPage(String(req.query.token ?? '')));
   });
 
   router.post('/setup', form, async (req, res) => {
     const token = String((req.body as { token?: unknown }).token ?? '');
     const password = String((req.body as { password?: unknown }).password ?? '');
     const problem = passwordProblem(password);
-    if (problem) return send(res, 400, 'Set up airlock', pages.setup(token, problem));
+    if (problem) return send(res, 400, 'Set up airlock', setupPage(token, problem));
     if (ctx.state.accounts.user('admin') || !ctx.state.accounts.takeSetupToken(hashToken(token), ctx.now())) {
-      return send(res, 403, 'Set up airlock', pages.login('This setup link is not valid (used already, or expired). Sign in instead.'));
+      return send(res, 403, 'Set up airlock', loginPage('This setup link is not valid (used already, or expired). Sign in instead.'));
     }
     ctx.state.accounts.putUser('admin', 'admin', await hashPassword(password), ctx.now());
     ctx.state.audit('admin', 'account.setup', {}, ctx.now());
@@ -130,9 +123,7 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   };
 
   router.post('/logout', form, signedIn, checked('viewer'), (req, res) => {
-    const cookie = cookieValue(req, SESSION_COOKIE);
-    if (cookie) ctx.state.accounts.deleteSession(hashToken(cookie));
-    res.clearCookie(SESSION_COOKIE, { path: '/' });
+    endSession(req, res, ctx.state.accounts);
     res.redirect(303, '/ui/login');
   });
 

@@ -34,26 +34,22 @@ export interface PageUser {
   csrf: string;
 }
 
-const NAV: [string, string][] = [
-  ['/ui/', 'Overview'],
-  ['/ui/import', 'Import'],
-  ['/ui/history', 'History'],
-  ['/ui/cluster', 'Cluster'],
-  ['/ui/registry', 'Registry'],
-  ['/ui/trust', 'Trust'],
-  ['/ui/audit', 'Audit'],
-  ['/ui/users', 'Users'],
-];
+/** The navigation of a UI: its links (path, label) and, for a signed-in user, the sign-out form's action. */
+export interface Nav {
+  links: [string, string][];
+  logout: string;
+}
 
-export function page(title: string, body: Html, user?: PageUser, current = '', banner?: { level: string; text: string }): string {
-  const nav = user
-    ? html`<nav><span class="brand">airlock</span>${NAV.map(([href, label]) => html`<a href="${href}" ${href === current ? new Html('aria-current="page"') : ''}>${label}</a>`)}
-        <form method="post" action="/ui/logout" class="logout"><input type="hidden" name="_csrf" value="${user.csrf}"><span>${user.name} (${user.role})</span><button>Sign out</button></form></nav>`
+/** The page frame; `nav` is the UI's own (the appliance's pages, the fleet page's). */
+export function page(title: string, body: Html, user: PageUser | undefined, current: string, banner: { level: string; text: string } | undefined, nav: Nav): string {
+  const bar = user
+    ? html`<nav><span class="brand">airlock</span>${nav.links.map(([href, label]) => html`<a href="${href}" ${href === current ? new Html('aria-current="page"') : ''}>${label}</a>`)}
+        <form method="post" action="${nav.logout}" class="logout"><input type="hidden" name="_csrf" value="${user.csrf}"><span>${user.name} (${user.role})</span><button>Sign out</button></form></nav>`
     : html`<nav><span class="brand">airlock</span></nav>`;
   return `<!doctype html>${html`<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${title} · airlock</title><link rel="stylesheet" href="/ui/static/app.css"><link rel="icon" href="/ui/static/icon.svg">
 ${user ? html`<meta name="csrf-token" content="${user.csrf}">` : ''}<script src="/ui/static/app.js" defer></script></head>
-<body>${nav}${banner ? html`<p class="banner ${banner.level}" role="alert">${banner.text}</p>` : ''}<main><h1>${title}</h1>${body}</main></body></html>`}`;
+<body>${bar}${banner ? html`<p class="banner ${banner.level}" role="alert">${banner.text}</p>` : ''}<main><h1>${title}</h1>${body}</main></body></html>`}`;
 }
 
 /**

@@ -1,0 +1,82 @@
+/**
+ * Receipts as appliances write them (keys/receipt.ts), pushed to the depot the way contract B says
+ * (`REPO/sites/SITE:latest`, an OCI manifest with the receipt artifact type, the empty config, one layer): what
+ * the fleet reads until the appliance's own push lands.
+ */
+import { MediaType } from '../../src/descriptor.js';
+import { connectDepot } from '../../src/depot/connect.js';
+import { descriptorOf, parseDepotRef } from '../../src/depot/layout.js';
+import { RegistryRepository } from '../../src/registry/repository.js';
+import { Readable } from 'node:stream';
+import type { SecretKey } from '../../keys/key-file.js';
+import { RECEIPT_PAYLOAD_TYPE, type ReceiptPlacement, signReceipt } from '../../keys/receipt.js';
+
+export interface ReceiptInput {
+  site: string;
+  labels?: Record<string, string>;
+  created: Date;
+  channel?: string;
+  root: string;
+  sequence?: number;
+  health?: string;
+  sync?: string;
+  drifted?: number;
+  clusters?: string[];
+  reason?: string;
+}
+
+export function receiptText(key: SecretKey, r: ReceiptInput): string {
+  const channel = r.channel ?? 'stable';
+  const health = r.health ?? 'Healthy';
+  const placements: ReceiptPlacement[] = (r.clusters ?? ['pos']).map((cluster) => ({
+    cluster,
+    channel,
+    root: r.root,
+    sync: r.sync ?? 'Synced',
+    health,
+    drifted: r.drifted ?? 0,
+    checkedAt: r.created.toISOString(),
+    ...(r.reason ? { reason: r.reason } : {}),
+  }));
+  return signReceipt(
+    {
+      type: 'airlock-receipt',
+      created: r.created.toISOString(),
+      appliance: key.keyid,
+      site: r.site,
+      ...(r.labels ? { labels: r.labels } : {}),
+      channels: [{ channel, name: 'fleet-test', sequence: r.sequence ?? 1, root: r.root, appliedAt: r.created.toISOString(), sync: r.sync ?? 'Synced', health }],
+      placements,
+      blobs: [],
+      git: [],
+    },
+    key,
+  );
+}
+
+/** Pushes a receipt to `DEPOT/sites/SITE:latest` (contract B). */
+export async function pushReceipt(depot: string, site: string, text: string, created: Date): Promise<void> {
+  const { repo: top, close } = await connectDepot({ ref: parseDepotRef(depot), env: {} });
+  try {
+    const repo = new RegistryRepository(top.client, `${top.name}/sites/${site}`);
+    const empty = Buffer.from('{}');
+    const emptyDesc = descriptorOf(empty, MediaType.ociEmpty);
+    const layer = Buffer.from(text);
+    const layerDesc = descriptorOf(layer, RECEIPT_PAYLOAD_TYPE);
+    await repo.push(emptyDesc, Readable.from([empty]));
+    await repo.push(layerDesc, Readable.from([layer]));
+    const manifest = Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: MediaType.ociManifest,
+        artifactType: RECEIPT_PAYLOAD_TYPE,
+        config: emptyDesc,
+        layers: [layerDesc],
+        annotations: { 'org.opencontainers.image.created': created.toISOString() },
+      }),
+    );
+    await repo.putManifest(descriptorOf(manifest, MediaType.ociManifest), manifest, 'latest');
+  } finally {
+    close();
+  }
+}
