@@ -10,7 +10,6 @@ import { formatReference, parseReference } from '../../src/reference.js';
 import { type RenderAccount, renderCluster } from '../../src/render/render.js';
 import { parseSiteFile } from '../../src/site/site-file.js';
 import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
-import { loadBundleForRender } from '../render-bundle.js';
 
 export const render: Command = {
   path: ['render'],
@@ -58,6 +57,8 @@ Options:
     const trust = trustPath
       ? loadTrustRoot(await readTrustRootFile(trustPath), ctx.now(), trustPath)
       : undefined;
+    // Loaded here, not at start-up: it pulls in isomorphic-git (~0.3 s), which every other command would pay for.
+    const { loadBundleForRender } = await import('../render-bundle.js');
     const bundle = await loadBundleForRender(file, trust, ctx.now());
     if (!bundle.verified && !ctx.json) ctx.stderr.write(`warning: ${file} was NOT verified (give --trust root.json to check its signatures and every byte)\n`);
     const held = new Map<string, string>();
