@@ -4,12 +4,13 @@
  * named, even when a later blob's hash finishes first or the archive breaks off after it, and nothing from the bad
  * blob on is committed.
  */
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Descriptor } from '../../src/descriptor.js';
 import { readBundle } from '../../src/bundle/reader.js';
+import { writeBundle } from '../../src/bundle/writer.js';
 import { HashPool } from '../../src/hash-pool.js';
 import type { BlobWriter } from '../../src/storage.js';
 import { statementVerifier } from '../../keys/statement-verifier.js';
@@ -115,5 +116,28 @@ describe('blobs verified on the pool settle in archive order', () => {
     const path = join(dir, 'forged.airlock');
     await writeFile(path, joinTar(flip(flip(splitTar(good), layers[big]), layers[layers.length - 1])));
     await expect(verifyBundleFile({ path, trust })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', message: expect.stringContaining(layers[big] ?? '?') });
+  });
+
+  it('bundle create names the first blob whose source does not match its digest, and leaves no archive', async () => {
+    const { root, metadata } = await read(good);
+    const entries = flip(flip(splitTar(good), layers[big]), layers[layers.length - 1]);
+    const bodies = new Map(entries.map((e) => [digestOf(e.name), e.body]));
+    const signature = entries.find((e) => e.name === 'airlock/signature.json')?.body.toString('utf8') ?? '';
+    const out = join(dir, 'written', 'again.airlock');
+    await mkdir(join(dir, 'written'));
+    await expect(
+      writeBundle({
+        out,
+        root,
+        metadata: (d) => metadata.get(d),
+        signature,
+        openBlob: async (desc) => Readable.from([bodies.get(desc.digest) ?? Buffer.alloc(0)]),
+      }),
+    ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', message: expect.stringContaining(digestOf(layers[big])) });
+    expect(await readdir(join(dir, 'written'))).toEqual([]);
+    // The same inputs, untouched, write the same archive byte for byte.
+    const good2 = new Map(splitTar(good).map((e) => [digestOf(e.name), e.body]));
+    await writeBundle({ out, root, metadata: (d) => metadata.get(d), signature, openBlob: async (desc) => Readable.from([good2.get(desc.digest) ?? Buffer.alloc(0)]) });
+    expect((await readFile(out)).equals(good)).toBe(true);
   });
 });
