@@ -44,6 +44,8 @@ interface Lane {
   worker: Worker;
   /** Bytes handed to this worker and not yet hashed. */
   queued: number;
+  /** Jobs placed on it and not yet digested or aborted. */
+  open: number;
 }
 
 /** The hash of one blob, fed in order, on one worker. */
@@ -65,6 +67,7 @@ export class HashPool {
   private readonly free: number[] = [];
   private readonly waiters: (() => void)[] = [];
   private readonly lanes: Lane[] = [];
+  private readonly threads: number;
   private readonly results = new Map<number, { resolve: (hex: string) => void; reject: (err: Error) => void }>();
   private nextJob = 1;
   private failure: Error | undefined;
@@ -79,33 +82,18 @@ export class HashPool {
     this.view = new Uint8Array(this.ring);
     this.refs = new Array<number>(slots).fill(0);
     for (let i = 0; i < slots; i++) this.free.push(i);
-    for (let i = 0; i < Math.max(1, threads); i++) {
-      const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring } });
-      const lane: Lane = { worker, queued: 0 };
-      worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string }) => {
-        if (m.o !== undefined && m.l !== undefined) {
-          lane.queued -= m.l;
-          this.unref(Math.floor(m.o / this.slotSize));
-        } else if (m.j !== undefined) {
-          const waiting = this.results.get(m.j);
-          this.results.delete(m.j);
-          waiting?.resolve(m.d ?? '');
-        }
-        this.holdProcess();
-      });
-      worker.on('error', (err) => this.fail(err));
-      worker.on('exit', (code) => {
-        if (!this.closed) this.fail(new Error(`a hashing thread stopped (exit code ${code})`));
-      });
-      worker.unref();
-      this.lanes.push(lane);
-    }
+    this.threads = Math.max(1, threads);
   }
 
-  /** A new blob's hash, placed on the worker with the least work queued. */
+  /**
+   * A new blob's hash, placed on an idle worker, or on the one with the least work queued. Workers start when first
+   * needed (a small bundle whose blobs never overlap starts one).
+   */
   hasher(): PooledHash {
     const job = this.nextJob++;
-    const lane = this.lanes.reduce((a, b) => (b.queued < a.queued ? b : a));
+    const idle = this.lanes.find((l) => l.queued === 0 && l.open === 0);
+    const lane = idle ?? (this.lanes.length < this.threads ? this.startLane() : this.lanes.reduce((a, b) => (b.open * this.slotSize + b.queued < a.open * this.slotSize + a.queued ? b : a)));
+    lane.open++;
     let done = false;
     const post = (offset: number, length: number) => {
       const slot = Math.floor(offset / this.slotSize);
@@ -143,6 +131,7 @@ export class HashPool {
         }
       },
       digest: () => {
+        if (!done) lane.open--;
         done = true;
         if (this.failure) return Promise.reject(this.failure);
         return new Promise<string>((resolve, reject) => {
@@ -153,6 +142,7 @@ export class HashPool {
       },
       abort: () => {
         if (done) return;
+        lane.open--;
         done = true;
         if (!this.failure && !this.closed) lane.worker.postMessage({ j: job, end: false });
       },
@@ -195,6 +185,29 @@ export class HashPool {
     this.closed = true;
     this.fail(new Error('the hash pool is closed'));
     for (const lane of this.lanes) void lane.worker.terminate();
+  }
+
+  private startLane(): Lane {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring } });
+    const lane: Lane = { worker, queued: 0, open: 0 };
+    worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string }) => {
+      if (m.o !== undefined && m.l !== undefined) {
+        lane.queued -= m.l;
+        this.unref(Math.floor(m.o / this.slotSize));
+      } else if (m.j !== undefined) {
+        const waiting = this.results.get(m.j);
+        this.results.delete(m.j);
+        waiting?.resolve(m.d ?? '');
+      }
+      this.holdProcess();
+    });
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.fail(new Error(`a hashing thread stopped (exit code ${code})`));
+    });
+    worker.unref();
+    this.lanes.push(lane);
+    return lane;
   }
 
   /** Whether a worker failed or the pool was closed: it hashes nothing more. */
