@@ -60,8 +60,10 @@ export interface VerifyReport extends BundleSummary {
  * and the bundle itself. A failure names the bad or missing part.
  */
 export async function verifyBundleFile({ path, trust, now = new Date(), onProgress, stdin, base }: VerifyOptions): Promise<VerifyReport> {
-  // One pool reads the file (or parts) into its ring and hashes the blobs (and the parts) from there, on two threads.
-  const pool = new HashPool();
+  // One pool reads the file (or parts) into its ring and hashes the blobs (and the parts) from there, on two threads:
+  // this thread only reads, so both cores hash; 24 MiB of ring lets the next blob start while the last one's tail
+  // (up to the ring) is hashed.
+  const pool = new HashPool({ slots: 24 });
   const opened = await openInput(path, stdin, { readIndex: (text, label) => verifyPartsIndex(text, trust, label), pool }).catch((err: unknown) => {
     pool.close();
     throw err;

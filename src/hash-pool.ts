@@ -75,6 +75,8 @@ export class HashPool {
   /** The slot that copied chunks are packed into, and how far it is filled. */
   private copySlot = -1;
   private copyFill = 0;
+  /** Hands over the bytes of the job that copied last into the copy slot and has not handed them over yet. */
+  private copyOwner: (() => void) | undefined;
 
   constructor({ threads = 2, slotSize = 1024 * 1024, slots = 16 }: HashPoolOptions = {}) {
     this.slotSize = slotSize;
@@ -102,6 +104,14 @@ export class HashPool {
       lane.worker.postMessage({ j: job, o: offset, l: length });
       this.holdProcess();
     };
+    // This job's bytes copied into the current copy slot and not yet handed to its worker.
+    let pendingOffset = 0;
+    let pendingLength = 0;
+    const flush = () => {
+      if (pendingLength) post(pendingOffset, pendingLength);
+      pendingLength = 0;
+      if (this.copyOwner === flush) this.copyOwner = undefined;
+    };
     return {
       update: async (chunk) => {
         this.check();
@@ -116,22 +126,36 @@ export class HashPool {
           }
           return;
         }
+        // Anything else is copied into the ring, packed: small chunks (64 KiB from a socket or a file stream) are
+        // handed over a slot at a time, not a message each.
         for (let at = 0; at < chunk.length; ) {
+          if (this.copyOwner !== flush) this.copyOwner?.();
           if (this.copySlot < 0 || this.copyFill === this.slotSize) {
+            flush();
+            const slot = await this.acquire();
+            if (this.copySlot >= 0 && this.copyFill < this.slotSize) {
+              this.unref(slot); // another job installed a slot while this one waited
+              continue;
+            }
             if (this.copySlot >= 0) this.unref(this.copySlot);
-            this.copySlot = await this.acquire();
+            this.copySlot = slot;
             this.copyFill = 0;
+            continue;
           }
           const take = Math.min(chunk.length - at, this.slotSize - this.copyFill);
           const offset = this.copySlot * this.slotSize + this.copyFill;
           this.view.set(chunk.subarray(at, at + take), offset);
           this.copyFill += take;
           at += take;
-          post(offset, take);
+          if (pendingLength === 0) pendingOffset = offset;
+          pendingLength += take;
+          this.copyOwner = flush;
+          if (this.copyFill === this.slotSize) flush();
         }
       },
       digest: () => {
         if (!done) lane.open--;
+        if (!done) flush();
         done = true;
         if (this.failure) return Promise.reject(this.failure);
         return new Promise<string>((resolve, reject) => {
@@ -144,6 +168,8 @@ export class HashPool {
         if (done) return;
         lane.open--;
         done = true;
+        pendingLength = 0;
+        if (this.copyOwner === flush) this.copyOwner = undefined;
         if (!this.failure && !this.closed) lane.worker.postMessage({ j: job, end: false });
       },
     };
@@ -260,10 +286,13 @@ export class HashPool {
 let shared: HashPool | undefined;
 
 /**
- * The process's pool, for readers not handed one: started on first use, its threads idle (and not holding the
- * process) between reads; replaced if it broke.
+ * The process's pool, for readers not handed one (appliance imports, bundle create, the depot): one thread and an
+ * 8 MiB ring. Those callers' main thread is busy with I/O (sockets, writes, fsync) and the one hashing thread takes
+ * the hashing off it, so the two cores both work; a second isolate would cost ~10 MiB of RSS for the overlap at
+ * blob boundaries only. Started on first use, its thread idle (not holding the process) between reads; replaced if
+ * it broke.
  */
 export function sharedHashPool(): HashPool {
-  if (!shared || shared.broken) shared = new HashPool();
+  if (!shared || shared.broken) shared = new HashPool({ slots: 8, threads: 1 });
   return shared;
 }
