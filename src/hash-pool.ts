@@ -214,7 +214,8 @@ export class HashPool {
   }
 
   private startLane(): Lane {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring } });
+    // A worker allocates next to nothing (a message per MiB): small heap limits keep its isolate's RSS small.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     const lane: Lane = { worker, queued: 0, open: 0 };
     worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string }) => {
       if (m.o !== undefined && m.l !== undefined) {
