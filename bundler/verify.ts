@@ -62,8 +62,8 @@ export interface VerifyReport extends BundleSummary {
 export async function verifyBundleFile({ path, trust, now = new Date(), onProgress, stdin, base }: VerifyOptions): Promise<VerifyReport> {
   // One pool reads the file (or parts) into its ring and hashes the blobs (and the parts) from there, on two threads:
   // this thread only reads, so both cores hash; 24 MiB of ring lets the next blob start while the last one's tail
-  // (up to the ring) is hashed.
-  const pool = new HashPool({ slots: 24 });
+  // (up to the ring) is hashed. The threads start now, while this one checks the signature.
+  const pool = new HashPool({ slots: 24, eager: true });
   const opened = await openInput(path, stdin, { readIndex: (text, label) => verifyPartsIndex(text, trust, label), pool }).catch((err: unknown) => {
     pool.close();
     throw err;

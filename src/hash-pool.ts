@@ -38,6 +38,8 @@ export interface HashPoolOptions {
   /** Bytes per slot (default 1 MiB) and slots in the ring (default 16): the pool's whole memory. */
   slotSize?: number;
   slots?: number;
+  /** Start every thread now rather than when first needed (their start-up then overlaps the caller's own). */
+  eager?: boolean;
 }
 
 interface Lane {
@@ -78,13 +80,14 @@ export class HashPool {
   /** Hands over the bytes of the job that copied last into the copy slot and has not handed them over yet. */
   private copyOwner: (() => void) | undefined;
 
-  constructor({ threads = 2, slotSize = 1024 * 1024, slots = 16 }: HashPoolOptions = {}) {
+  constructor({ threads = 2, slotSize = 1024 * 1024, slots = 16, eager = false }: HashPoolOptions = {}) {
     this.slotSize = slotSize;
     this.ring = new SharedArrayBuffer(slotSize * slots);
     this.view = new Uint8Array(this.ring);
     this.refs = new Array<number>(slots).fill(0);
     for (let i = 0; i < slots; i++) this.free.push(i);
     this.threads = Math.max(1, threads);
+    if (eager) while (this.lanes.length < this.threads) this.startLane();
   }
 
   /**
