@@ -2,6 +2,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, rename } from 'node:fs/promises';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../test/helpers/exec.js';
 
@@ -35,6 +36,8 @@ export interface Paired {
   /** Ours ÷ peer of each pair (the two runs made back to back), and their median: the figure reported. */
   ratios: number[];
   ratio: number;
+  /** The machine's 1-minute load average before each pair (this machine is shared: the figure's context). */
+  loads: number[];
 }
 
 const median = (xs: number[]) => {
@@ -51,9 +54,11 @@ const median = (xs: number[]) => {
 export async function paired(runs: number, ours: () => Promise<Measurement>, peer: () => Promise<Measurement>): Promise<Paired> {
   const a: Measurement[] = [];
   const b: Measurement[] = [];
+  const loads: number[] = [];
   // ABBA order: whichever goes first in a pair goes second in the next, so that a position effect (the run right
   // after the other tool's cleanup, a cache warmed by the previous run) falls on both alike.
   for (let i = 0; i < runs; i++) {
+    loads.push(loadavg()[0] ?? 0);
     for (const which of i % 2 === 0 ? ['ours', 'peer'] : ['peer', 'ours']) {
       await settle();
       if (which === 'ours') a.push(await ours());
@@ -62,7 +67,7 @@ export async function paired(runs: number, ours: () => Promise<Measurement>, pee
   }
   const mid = (list: Measurement[]) => [...list].sort((x, y) => x.seconds - y.seconds)[Math.floor(list.length / 2)] as Measurement;
   const ratios = a.map((m, i) => m.seconds / (b[i] as Measurement).seconds);
-  return { ours: mid(a), peer: mid(b), ratios, ratio: median(ratios) };
+  return { ours: mid(a), peer: mid(b), ratios, ratio: median(ratios), loads };
 }
 
 /** "**0.95×** (met; pairs 0.90–1.04×)" for a ratio target, or with `asPercent` "+3.1% (met; pairs −2.0…+8.5%)". */
@@ -71,6 +76,11 @@ export function ratioCell(p: Paired, limit: number, { asPercent = false } = {}):
   const lo = Math.min(...p.ratios);
   const hi = Math.max(...p.ratios);
   return `**${fmt(p.ratio)}** (${p.ratio <= limit ? 'met' : 'missed'}; pairs ${fmt(lo)}${asPercent ? '…' : '–'}${fmt(hi)})`;
+}
+
+/** "1.9–3.4" (the 1-minute load average before each pair, lowest to highest). */
+export function loadCell(p: Paired): string {
+  return `${Math.min(...p.loads).toFixed(1)}–${Math.max(...p.loads).toFixed(1)}`;
 }
 
 /** Writes `size` random bytes as an (uncompressed) layer blob into an OCI layout, streaming. */

@@ -9,6 +9,7 @@ import { AirlockError } from '../src/errors.js';
 import { parseJson } from '../src/graph.js';
 import { ANNOTATION_KIND, type GitSnapshotConfig } from '../src/bundle/format.js';
 import { type BundleContents, readBundle } from '../src/bundle/reader.js';
+import { HashPool } from '../src/hash-pool.js';
 import { type BundleSummary, summarize } from '../src/bundle/summary.js';
 import { type BundleSource, openBundleSource } from '../src/bundle/parts-source.js';
 import { unverifiedPartsIndex, verifyPartsIndex } from '../keys/parts.js';
@@ -59,12 +60,20 @@ export interface VerifyReport extends BundleSummary {
  * and the bundle itself. A failure names the bad or missing part.
  */
 export async function verifyBundleFile({ path, trust, now = new Date(), onProgress, stdin, base }: VerifyOptions): Promise<VerifyReport> {
-  const opened = await openInput(path, stdin, { readIndex: (text, label) => verifyPartsIndex(text, trust, label) });
+  // One pool reads the file (or parts) into its ring and hashes the blobs (and the parts) from there, on two threads:
+  // this thread only reads, so both cores hash; 24 MiB of ring lets the next blob start while the last one's tail
+  // (up to the ring) is hashed. The threads start now, while this one checks the signature.
+  const pool = new HashPool({ slots: 24, eager: true });
+  const opened = await openInput(path, stdin, { readIndex: (text, label) => verifyPartsIndex(text, trust, label), pool }).catch((err: unknown) => {
+    pool.close();
+    throw err;
+  });
   const check = statementVerifier({ trust, now });
   let contents: BundleContents;
   try {
     contents = await readBundle({
       source: opened.source,
+      hashPool: pool,
       verifyStatement: (text) => {
         const verified = check(text);
         opened.checkRoot(verified.statement.root.digest);
@@ -78,6 +87,7 @@ export async function verifyBundleFile({ path, trust, now = new Date(), onProgre
     throw await opened.explain(err);
   } finally {
     opened.close();
+    pool.close();
   }
   const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
   const signerNames = Object.fromEntries(contents.signers.map((id) => [id, trust.keys[id]?.name ?? '']).filter(([, name]) => name));

@@ -2,6 +2,7 @@
  * DSSE envelopes (secure-systems-lab/dsse v1): the signature covers PAE(payloadType, payload), so a payload can
  * never be re-interpreted as another type, and no JSON canonicalisation is needed.
  */
+import { createPublicKey, verify } from 'node:crypto';
 import nacl from 'tweetnacl';
 import { AirlockError } from '../src/errors.js';
 import type { SecretKey } from './key-file.js';
@@ -39,8 +40,15 @@ export function signEnvelope(payloadType: string, payload: Uint8Array, keys: Sec
 export function verifySignature(envelope: DsseEnvelope, sig: DsseSignature, publicKey: Uint8Array): boolean {
   const signature = Buffer.from(sig.sig, 'base64');
   if (signature.length !== nacl.sign.signatureLength || publicKey.length !== nacl.sign.publicKeyLength) return false;
-  return nacl.sign.detached.verify(pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64')), signature, publicKey);
+  // Node's native Ed25519 (OpenSSL): ~0.1 ms, where tweetnacl's JavaScript took 60–170 ms per signature at start-up
+  // (cold code), twice or more per `bundle verify`. It also refuses non-canonical signatures (S ≥ L), which airlock
+  // never writes.
+  const key = createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, publicKey]), format: 'der', type: 'spki' });
+  return verify(null, pae(envelope.payloadType, Buffer.from(envelope.payload, 'base64')), key, signature);
 }
+
+/** The DER prefix of an Ed25519 SubjectPublicKeyInfo (RFC 8410), before the 32 key bytes. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 /** The canonical serialisation airlock writes. Readers require it byte for byte, so no byte can change unnoticed. */
 export function serializeEnvelope(envelope: DsseEnvelope): string {

@@ -6,7 +6,7 @@
 import type { Descriptor } from './descriptor.js';
 import { childrenOf, hasChildren } from './graph.js';
 import { canMount, fetchAll, type ReadOnlyStorage, type Storage } from './storage.js';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { isAirlockError } from './errors.js';
 
 export interface CopyProgress {
@@ -56,8 +56,7 @@ export async function copyGraph(opts: CopyGraphOptions): Promise<void> {
       for (let attempt = 1; ; attempt++) {
         try {
           const stream = await src.fetch(desc);
-          if (opts.onBytes) stream.on('data', (chunk: Buffer) => opts.onBytes?.(chunk.length));
-          await dst.push(desc, stream);
+          await dst.push(desc, opts.onBytes ? counted(stream, opts.onBytes) : stream);
           break;
         } catch (err) {
           const permanent = isAirlockError(err) && ['DIGEST_MISMATCH', 'SIZE_MISMATCH', 'BLOB_UNKNOWN', 'REGISTRY_UNAUTHORIZED'].includes(err.code);
@@ -87,6 +86,22 @@ export async function copyGraph(opts: CopyGraphOptions): Promise<void> {
   };
 
   await visit(root, false, platforms);
+}
+
+/**
+ * The stream, its bytes counted as the destination reads them. (A 'data' listener would set it flowing at once, and
+ * a destination that reads only later, e.g. a registry upload that first asks whether the blob exists, lost them.)
+ */
+function counted(stream: Readable, onBytes: (n: number) => void): Readable {
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      onBytes(chunk.length);
+      done(null, chunk);
+    },
+  });
+  stream.on('error', (err) => counter.destroy(err));
+  counter.on('close', () => stream.destroy());
+  return stream.pipe(counter);
 }
 
 /** A tiny concurrency limiter: at most `n` tasks run at once. */

@@ -11,7 +11,6 @@ import { parseSiteFile } from '../../src/site/site-file.js';
 import { loadTrustRoot, readTrustRootFile } from '../../keys/trust-root.js';
 import { chartExpander } from '../../src/charts/expand.js';
 import { Tools } from '../../src/charts/tools.js';
-import { loadBundleForRender, renderBundleForCluster } from '../render-bundle.js';
 
 export const render: Command = {
   path: ['render'],
@@ -65,6 +64,8 @@ Options:
     const trust = trustPath
       ? loadTrustRoot(await readTrustRootFile(trustPath), ctx.now(), trustPath)
       : undefined;
+    // Loaded here, not at start-up: it pulls in isomorphic-git (~0.3 s), which every other command would pay for.
+    const { loadBundleForRender, renderBundleForCluster } = await import('../render-bundle.js');
     const bundle = await loadBundleForRender(file, trust, ctx.now());
     if (!bundle.verified && !ctx.json) ctx.stderr.write(`warning: ${file} was NOT verified (give --trust root.json to check its signatures and every byte)\n`);
     const results: { cluster: string; ok: boolean; errors: string[]; account: RenderAccount; objects: DesiredObject[] }[] = [];

@@ -5,9 +5,11 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
 import { readFile, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { AirlockError } from '../errors.js';
+import type { HashPool } from '../hash-pool.js';
 import { OffThreadHash } from '../offthread-hash.js';
 import { PARTS_INDEX_SUFFIX, type PartEntry, type PartsIndex } from './parts.js';
 
@@ -58,32 +60,46 @@ export interface JoinOptions {
    * is covered by its signature and digests, ADR 001) may skip it and call `explain` after a failure instead.
    */
   hashParts?: boolean;
+  /**
+   * Read the files straight into this pool's ring (no buffer allocated per chunk) and hash the parts on it; the
+   * reader of the source should hash on the same pool (`readBundle`'s `hashPool`).
+   */
+  pool?: HashPool;
 }
 
 /** The parts as one stream; throws PART_INVALID naming the part whose bytes do not match the index. */
-export async function* joinParts(dir: string, index: PartsIndex, { onPart, highWaterMark = 1024 * 1024, hashParts = true }: JoinOptions = {}): AsyncGenerator<Buffer> {
+export async function* joinParts(dir: string, index: PartsIndex, { onPart, highWaterMark = 1024 * 1024, hashParts = true, pool }: JoinOptions = {}): AsyncGenerator<Buffer> {
   // Parts are hashed on another thread: this one is busy with the bundle's own digests.
-  const hash = hashParts ? new OffThreadHash() : undefined;
+  const offThread = hashParts && !pool ? new OffThreadHash() : undefined;
+  const ring = pool?.reader();
   try {
     for (const part of index.parts) {
       let size = 0;
-      const stream = createReadStream(join(dir, part.name), { highWaterMark });
+      const path = join(dir, part.name);
+      const stream = ring ? ring.file(path) : createReadStream(path, { highWaterMark });
+      const pooled = hashParts ? pool?.hasher() : undefined;
       try {
         for await (const chunk of stream) {
           const buf = chunk as Buffer;
           size += buf.length;
           if (size > part.size) break;
-          await hash?.update(buf);
+          await (pooled ?? offThread)?.update(buf);
           yield buf;
         }
       } finally {
-        stream.destroy();
+        if (stream instanceof Readable) stream.destroy();
+        else await stream.return(undefined);
       }
-      if (size !== part.size || (hash && (await hash.digest()) !== part.sha256)) throw partMismatch(index, part);
+      const digest = pooled ?? offThread;
+      if (size !== part.size || (digest && (await digest.digest()) !== part.sha256)) {
+        pooled?.abort();
+        throw partMismatch(index, part);
+      }
       onPart?.(part);
     }
   } finally {
-    hash?.close();
+    offThread?.close();
+    ring?.close();
   }
 }
 
@@ -146,6 +162,12 @@ export async function openBundleSource(path: string, { readIndex, highWaterMark 
   const where = await locateBundle(path);
   if (where.kind === 'file') {
     const size = (await stat(where.path)).size;
+    if (join.pool) {
+      const ring = join.pool.reader();
+      const chunks = ring.file(where.path);
+      const close = () => void chunks.return(undefined).finally(() => ring.close());
+      return { label: path, size, source: chunks, checkRoot: () => undefined, explain: async (err) => err, close };
+    }
     const stream = createReadStream(where.path, { highWaterMark });
     return { label: path, size, source: stream, checkRoot: () => undefined, explain: async (err) => err, close: () => stream.destroy() };
   }

@@ -1,15 +1,16 @@
 /**
  * The bundle reader: one forward pass over the archive, no random access, no staging. It checks the signature
  * (through the injected `verifyStatement`) before any blob, learns every expected digest and size from the signed
- * root before the first large blob, and hashes each blob as it streams past. Anything unexpected aborts the read.
+ * root before the first large blob, and hashes each blob as it streams past, on a pool of hashing threads (ADR
+ * 019): blobs settle in archive order, so the first bad one is the one named. Anything unexpected aborts the read.
  */
-import { createHash } from 'node:crypto';
 import type { Descriptor } from '../descriptor.js';
 import { verifyBytes } from '../digest.js';
 import { AirlockError } from '../errors.js';
 import { childrenOf, hasChildren, parseJson, platformsOf } from '../graph.js';
 import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
-import type { BlobWriter, Ingester } from '../storage.js';
+import { type HashPool, sharedHashPool } from '../hash-pool.js';
+import type { Ingester } from '../storage.js';
 import { TarReader } from '../tar/reader.js';
 import { type TarHeader, encodeHeader } from '../tar/header.js';
 import {
@@ -23,6 +24,7 @@ import {
   type Statement,
   layoutIndexFor,
 } from './format.js';
+import { OrderedBlobChecks } from './blob-checks.js';
 
 export interface VerifiedStatement {
   statement: Statement;
@@ -44,6 +46,11 @@ export interface ReadBundleOptions {
   /** Stop after the metadata (for inspect): large blobs are not read. */
   metadataOnly?: boolean;
   onBytes?: (position: number) => void;
+  /**
+   * Where large blobs are hashed. Default: the process's shared pool (two threads). Pass the pool that reads the
+   * source (`HashPool.readFile`) so that its chunks are hashed without a copy.
+   */
+  hashPool?: HashPool;
 }
 
 export interface BundleContents extends VerifiedStatement {
@@ -85,49 +92,52 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
     phase = 'blobs';
   };
 
-  for (;;) {
-    const header = await tar.next();
-    opts.onBytes?.(tar.position);
-    if (!header) break;
-    const digest = blobDigest(header);
-    if (received.has(digest)) throw corrupt(`duplicate entry ${header.name}`);
+  let checks: OrderedBlobChecks | undefined;
+  try {
+    for (;;) {
+      const header = await tar.next();
+      opts.onBytes?.(tar.position);
+      if (!header) break;
+      const digest = blobDigest(header);
+      if (received.has(digest)) throw corrupt(`duplicate entry ${header.name}`);
 
-    if (phase === 'metadata') {
-      const expected = expectedMeta.get(digest);
-      if (expected) {
-        if (header.size !== expected.size) throw sizeMismatch(header, expected);
-        const bytes = await tar.readBody(header, MAX_METADATA_BLOB);
-        verifyBytes(bytes, expected, header.name);
-        received.add(digest);
-        metadata.set(digest, bytes);
-        if (digest === root.digest) rootIndex = parseJson<OciIndex>(bytes, 'the bundle root');
-        if (hasChildren(expected)) {
-          const children = childrenOf(expected, bytes, platformsOf(expected));
-          for (const c of children.metadata) if (!expectedMeta.has(c.digest)) expectedMeta.set(c.digest, c);
-          for (const b of children.blobs) if (!expectedBlobs.has(b.digest)) expectedBlobs.set(b.digest, b);
+      if (phase === 'metadata') {
+        const expected = expectedMeta.get(digest);
+        if (expected) {
+          if (header.size !== expected.size) throw sizeMismatch(header, expected);
+          const bytes = await tar.readBody(header, MAX_METADATA_BLOB);
+          verifyBytes(bytes, expected, header.name);
+          received.add(digest);
+          metadata.set(digest, bytes);
+          if (digest === root.digest) rootIndex = parseJson<OciIndex>(bytes, 'the bundle root');
+          if (hasChildren(expected)) {
+            const children = childrenOf(expected, bytes, platformsOf(expected));
+            for (const c of children.metadata) if (!expectedMeta.has(c.digest)) expectedMeta.set(c.digest, c);
+            for (const b of children.blobs) if (!expectedBlobs.has(b.digest)) expectedBlobs.set(b.digest, b);
+          }
+          await opts.onMetadata?.(expected, bytes);
+          continue;
         }
-        await opts.onMetadata?.(expected, bytes);
-        continue;
+        finishMetadata();
+        if (opts.metadataOnly) break;
       }
-      finishMetadata();
-      if (opts.metadataOnly) break;
-    }
 
-    const desc = expectedBlobs.get(digest);
-    if (!desc) throw corrupt(`entry ${header.name} is not listed by the signed root`);
-    if (header.size !== desc.size) throw sizeMismatch(header, desc);
-    received.add(digest);
-    const writer = await opts.blobSink?.ingest(desc);
-    try {
-      await hashBody(tar.body(header.size), desc, header.name, writer);
-      await writer?.commit();
-    } catch (err) {
-      await writer?.abort();
-      throw err;
+      const desc = expectedBlobs.get(digest);
+      if (!desc) throw corrupt(`entry ${header.name} is not listed by the signed root`);
+      if (header.size !== desc.size) throw sizeMismatch(header, desc);
+      received.add(digest);
+      checks ??= new OrderedBlobChecks(opts.hashPool ?? sharedHashPool());
+      checks.check();
+      const writer = await opts.blobSink?.ingest(desc);
+      await checks.add(desc, header.name, tar.body(header.size), writer, () => {
+        blobs.push(desc);
+        opts.onBlob?.(desc);
+      });
+      opts.onBytes?.(tar.position);
     }
-    blobs.push(desc);
-    opts.onBlob?.(desc);
-    opts.onBytes?.(tar.position);
+    await checks?.finish();
+  } catch (err) {
+    throw checks ? await checks.failed(err) : err;
   }
 
   if (phase === 'metadata') finishMetadata();
@@ -189,15 +199,4 @@ function sizeMismatch(header: TarHeader, desc: Descriptor): AirlockError {
 
 function corrupt(message: string): AirlockError {
   return new AirlockError('BUNDLE_CORRUPT', message);
-}
-
-/** Verifies a body, hashing in the read loop with no stream hops in between, and hands it to the writer. */
-async function hashBody(body: AsyncIterable<Buffer>, desc: Descriptor, label: string, writer?: BlobWriter): Promise<void> {
-  const hash = createHash('sha256');
-  for await (const chunk of body) {
-    hash.update(chunk);
-    if (writer) await writer.write(chunk);
-  }
-  const actual = `sha256:${hash.digest('hex')}`;
-  if (actual !== desc.digest) throw new AirlockError('DIGEST_MISMATCH', `${label}: content digest is ${actual}, expected ${desc.digest}`);
 }

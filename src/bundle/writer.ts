@@ -1,17 +1,20 @@
 /**
  * The bundle writer. Metadata (already fetched and signed over) goes first; then each large blob streams from
- * its source straight into the archive, its digest checked on the way, to one file or to split parts
- * (archive-output.ts: written under temporary names, moved into place only when complete).
+ * its source straight into the archive, its digest checked on the way (on the hash pool's threads, ADR 019), to one
+ * file or to split parts (archive-output.ts: written under temporary names, moved into place only when every
+ * digest checked out).
  */
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../descriptor.js';
 import { VerifyingStream } from '../digest.js';
+import { type HashPool, sharedHashPool } from '../hash-pool.js';
 import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
 import { BLOCK, encodeHeader, paddingFor } from '../tar/header.js';
 import { type ArchiveOutput, fileOutput, splitOutput } from './archive-output.js';
 import { ENTRY_INDEX, ENTRY_LAYOUT, ENTRY_SIGNATURE, blobEntryName, layoutIndexFor } from './format.js';
 import type { PartEntry } from './parts.js';
 import { planBundle } from './plan.js';
+import { OrderedBlobChecks } from './blob-checks.js';
 
 export interface WriteBundleOptions {
   /** Final path; the archive appears there only when complete. */
@@ -34,6 +37,8 @@ export interface WriteBundleOptions {
   onBytes?: (n: number) => void;
   /** Called once the plan is known with the archive's total size. */
   onPlan?: (totalBytes: number, blobs: Descriptor[]) => void;
+  /** Where blobs' digests are checked (default: the process's shared pool). */
+  hashPool?: HashPool;
 }
 
 export interface WrittenBundle {
@@ -76,6 +81,10 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WrittenBund
     if (n) await write(Buffer.alloc(n));
   };
   let parts: PartEntry[] | undefined;
+  // Each blob is hashed on the pool while the next one is fetched and written; the archive is finished (moved into
+  // place) only after every digest checked out, and a failure names the first bad blob.
+  const checks = new OrderedBlobChecks(opts.hashPool ?? sharedHashPool());
+  const archive = { write, commit: async () => undefined, abort: async () => undefined };
   try {
     for (const [name, bytes] of small) {
       await write(encodeHeader(name, bytes.length));
@@ -84,17 +93,21 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WrittenBund
     }
     for (const desc of carried) {
       await write(encodeHeader(blobEntryName(desc.digest), desc.size));
+      checks.check();
       const source = await openBlob(desc);
-      const verified = source.pipe(new VerifyingStream(desc, opts.describeBlob?.(desc) ?? desc.digest));
-      source.on('error', (err) => verified.destroy(err));
-      for await (const chunk of verified) await write(chunk as Buffer);
+      const label = opts.describeBlob?.(desc) ?? desc.digest;
+      // The size here, in line (a short or long blob must not shift the archive); the digest on the pool.
+      const sized = source.pipe(new VerifyingStream(desc, label, { digest: false }));
+      source.on('error', (err) => sized.destroy(err));
+      await checks.add(desc, label, sized as AsyncIterable<Buffer>, archive, () => undefined);
       await pad(desc.size);
     }
     await write(Buffer.alloc(2 * BLOCK));
+    await checks.finish();
     parts = (await output.finish()).parts;
   } catch (err) {
     await output.abort();
-    throw err;
+    throw await checks.failed(err);
   }
   return { path: out, size: total, blobs: carried, leftOut, ...(parts ? { parts } : {}) };
 }

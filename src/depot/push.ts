@@ -51,9 +51,8 @@ export async function pushBundle({ bundle, repo, mountFrom, onBytes }: PushOptio
   const rootBytes = contents.metadata.get(root.digest);
   if (!rootBytes) throw new AirlockError('BUNDLE_CORRUPT', 'the bundle lacks its root');
   await copyGraph({
-    // Bytes are counted as the destination reads them: a 'data' listener would start the stream flowing before
-    // the destination is ready for it.
-    src: onBytes ? { exists: (d) => bundle.storage.exists(d), fetch: async (d) => Readable.from(counted(await bundle.storage.fetch(d), onBytes), { objectMode: false }) } : bundle.storage,
+    src: bundle.storage,
+    ...(onBytes ? { onBytes } : {}),
     dst: repo,
     root,
     includeBlob: (d) => !leftOut.has(d.digest),
@@ -89,11 +88,4 @@ export async function pushBundle({ bundle, repo, mountFrom, onBytes }: PushOptio
   // Last: the channel tag moves to the root.
   await repo.putManifest(root, rootBytes, statement.channel);
   return { root: root.digest, channel: statement.channel, sequence: statement.sequence, signature: manifest.digest, referrers, uploaded, uploadedBytes, skipped };
-}
-
-async function* counted(stream: AsyncIterable<Buffer>, onBytes: (n: number) => void): AsyncGenerator<Buffer> {
-  for await (const chunk of stream) {
-    onBytes(chunk.length);
-    yield chunk;
-  }
 }

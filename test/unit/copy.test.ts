@@ -41,7 +41,32 @@ class RecordingStore extends MemoryStore {
   }
 }
 
+/** A destination that reads a blob only after a pause (as a registry upload that first asks whether it exists). */
+class LateReader extends MemoryStore {
+  override async push(desc: Descriptor, content: Readable): Promise<void> {
+    await new Promise((r) => setTimeout(r, 30));
+    await super.push(desc, content);
+  }
+}
+
 describe('copyGraph', () => {
+  it('counts bytes as the destination reads them, losing none to a destination that reads late', async () => {
+    const src = new MemoryStore();
+    // Several chunks, so that a stream set flowing early would have emitted most of them before the reader came.
+    const big = Buffer.alloc(300_000, 7);
+    const layer = { mediaType: MediaType.ociLayerGzip, digest: sha256Digest(big), size: big.length };
+    src.pushBytes(layer, big);
+    const config = blob(src, MediaType.ociConfig, { architecture: 'amd64', os: 'linux' });
+    const manifest = blob(src, MediaType.ociManifest, { schemaVersion: 2, mediaType: MediaType.ociManifest, config, layers: [layer] });
+    const fetchChunked = src.fetch.bind(src);
+    src.fetch = async (d: Descriptor) => (d.digest === layer.digest ? Readable.from([big.subarray(0, 100_000), big.subarray(100_000, 200_000), big.subarray(200_000)], { objectMode: false }) : fetchChunked(d));
+    const dst = new LateReader();
+    let counted = 0;
+    await copyGraph({ src, dst, root: manifest, onBytes: (n) => (counted += n) });
+    expect(dst.bytes(layer).equals(big)).toBe(true);
+    expect(counted).toBe(big.length + config.size);
+  });
+
   it('copies a whole multi-arch index, children before parents, each digest once', async () => {
     const { src, index, base, amd, arm } = fixture();
     const dst = new RecordingStore();

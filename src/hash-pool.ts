@@ -1,0 +1,302 @@
+/**
+ * SHA-256 of a stream's independent blobs on every core (ADR 019). One sequential read fills a ring of shared
+ * memory slots (a `SharedArrayBuffer`); each blob (a "job") is hashed on one worker thread, in order, from the
+ * slots its bytes landed in, while the next blob's bytes are read and handed to another worker. Nothing is copied
+ * to a worker and nothing is allocated per chunk: the ring is the only buffer, so memory stays flat, and a reader
+ * that outruns the hashers waits for a slot (backpressure).
+ *
+ * Chunks that are views of the ring (from `readFile`) are hashed where they lie; any other chunk is first copied
+ * into the ring. A slot is reused only when every job that was handed a view of it has hashed it and the producer
+ * has let go of it (the producer holds its last two chunks, which a tar reader may still be joining).
+ */
+import { open } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+
+// Inline (eval) so it runs the same from TypeScript sources under test and from dist/.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const ring = new Uint8Array(workerData.ring);
+const jobs = new Map();
+parentPort.on('message', (m) => {
+  if (m.l !== undefined) {
+    let h = jobs.get(m.j);
+    if (!h) jobs.set(m.j, (h = createHash('sha256')));
+    h.update(ring.subarray(m.o, m.o + m.l));
+    parentPort.postMessage({ o: m.o, l: m.l });
+  } else {
+    const h = jobs.get(m.j) ?? createHash('sha256');
+    jobs.delete(m.j);
+    parentPort.postMessage({ j: m.j, d: m.end ? h.digest('hex') : '' });
+  }
+});
+`;
+
+export interface HashPoolOptions {
+  /** Worker threads (default 2: the blobs of one stream are hashed on two cores). */
+  threads?: number;
+  /** Bytes per slot (default 1 MiB) and slots in the ring (default 16): the pool's whole memory. */
+  slotSize?: number;
+  slots?: number;
+  /** Start every thread now rather than when first needed (their start-up then overlaps the caller's own). */
+  eager?: boolean;
+}
+
+interface Lane {
+  worker: Worker;
+  /** Bytes handed to this worker and not yet hashed. */
+  queued: number;
+  /** Jobs placed on it and not yet digested or aborted. */
+  open: number;
+}
+
+/** The hash of one blob, fed in order, on one worker. */
+export interface PooledHash {
+  /** Hands the chunk's bytes to the worker (a ring view as is, anything else copied into the ring first). */
+  update(chunk: Uint8Array): Promise<void>;
+  /** The hex digest of everything updated. */
+  digest(): Promise<string>;
+  /** Forgets the job (after a failure); its queued bytes are still released. */
+  abort(): void;
+}
+
+export class HashPool {
+  readonly slotSize: number;
+  private readonly ring: SharedArrayBuffer;
+  private readonly view: Uint8Array;
+  /** References to each slot: views handed to workers, plus the producer's hold. */
+  private readonly refs: number[];
+  private readonly free: number[] = [];
+  private readonly waiters: (() => void)[] = [];
+  private readonly lanes: Lane[] = [];
+  private readonly threads: number;
+  private readonly results = new Map<number, { resolve: (hex: string) => void; reject: (err: Error) => void }>();
+  private nextJob = 1;
+  private failure: Error | undefined;
+  private closed = false;
+  /** The slot that copied chunks are packed into, and how far it is filled. */
+  private copySlot = -1;
+  private copyFill = 0;
+  /** Hands over the bytes of the job that copied last into the copy slot and has not handed them over yet. */
+  private copyOwner: (() => void) | undefined;
+
+  constructor({ threads = 2, slotSize = 1024 * 1024, slots = 16, eager = false }: HashPoolOptions = {}) {
+    this.slotSize = slotSize;
+    this.ring = new SharedArrayBuffer(slotSize * slots);
+    this.view = new Uint8Array(this.ring);
+    this.refs = new Array<number>(slots).fill(0);
+    for (let i = 0; i < slots; i++) this.free.push(i);
+    this.threads = Math.max(1, threads);
+    if (eager) while (this.lanes.length < this.threads) this.startLane();
+  }
+
+  /**
+   * A new blob's hash, placed on an idle worker, or on the one with the least work queued. Workers start when first
+   * needed (a small bundle whose blobs never overlap starts one).
+   */
+  hasher(): PooledHash {
+    const job = this.nextJob++;
+    const idle = this.lanes.find((l) => l.queued === 0 && l.open === 0);
+    const lane = idle ?? (this.lanes.length < this.threads ? this.startLane() : this.lanes.reduce((a, b) => (b.open * this.slotSize + b.queued < a.open * this.slotSize + a.queued ? b : a)));
+    lane.open++;
+    let done = false;
+    const post = (offset: number, length: number) => {
+      const slot = Math.floor(offset / this.slotSize);
+      this.refs[slot] = (this.refs[slot] ?? 0) + 1;
+      lane.queued += length;
+      lane.worker.postMessage({ j: job, o: offset, l: length });
+      this.holdProcess();
+    };
+    // This job's bytes copied into the current copy slot and not yet handed to its worker.
+    let pendingOffset = 0;
+    let pendingLength = 0;
+    const flush = () => {
+      if (pendingLength) post(pendingOffset, pendingLength);
+      pendingLength = 0;
+      if (this.copyOwner === flush) this.copyOwner = undefined;
+    };
+    return {
+      update: async (chunk) => {
+        this.check();
+        if (done) throw new Error('PooledHash.update() after digest() or abort()');
+        if (chunk.buffer === this.ring) {
+          // A view of the ring: hashed where it lies, in slot-sized pieces (a view never spans two slots' owners).
+          for (let at = 0; at < chunk.length; ) {
+            const offset = chunk.byteOffset + at;
+            const take = Math.min(chunk.length - at, this.slotSize - (offset % this.slotSize));
+            post(offset, take);
+            at += take;
+          }
+          return;
+        }
+        // Anything else is copied into the ring, packed: small chunks (64 KiB from a socket or a file stream) are
+        // handed over a slot at a time, not a message each.
+        for (let at = 0; at < chunk.length; ) {
+          if (this.copyOwner !== flush) this.copyOwner?.();
+          if (this.copySlot < 0 || this.copyFill === this.slotSize) {
+            flush();
+            const slot = await this.acquire();
+            if (this.copySlot >= 0 && this.copyFill < this.slotSize) {
+              this.unref(slot); // another job installed a slot while this one waited
+              continue;
+            }
+            if (this.copySlot >= 0) this.unref(this.copySlot);
+            this.copySlot = slot;
+            this.copyFill = 0;
+            continue;
+          }
+          const take = Math.min(chunk.length - at, this.slotSize - this.copyFill);
+          const offset = this.copySlot * this.slotSize + this.copyFill;
+          this.view.set(chunk.subarray(at, at + take), offset);
+          this.copyFill += take;
+          at += take;
+          if (pendingLength === 0) pendingOffset = offset;
+          pendingLength += take;
+          this.copyOwner = flush;
+          if (this.copyFill === this.slotSize) flush();
+        }
+      },
+      digest: () => {
+        if (!done) lane.open--;
+        if (!done) flush();
+        done = true;
+        if (this.failure) return Promise.reject(this.failure);
+        return new Promise<string>((resolve, reject) => {
+          this.results.set(job, { resolve, reject });
+          lane.worker.postMessage({ j: job, end: true });
+          this.holdProcess();
+        });
+      },
+      abort: () => {
+        if (done) return;
+        lane.open--;
+        done = true;
+        pendingLength = 0;
+        if (this.copyOwner === flush) this.copyOwner = undefined;
+        if (!this.failure && !this.closed) lane.worker.postMessage({ j: job, end: false });
+      },
+    };
+  }
+
+  /**
+   * Files read front to back straight into the ring, one after the other as one stream: each chunk is a view of one
+   * slot, valid until the chunk after the next one is taken (a reader may still join the previous chunk's tail with
+   * the next chunk, across files too). `close` lets go of the last chunks. One reader per pool at a time.
+   */
+  reader(): { file(path: string): AsyncGenerator<Buffer>; close(): void } {
+    const held: number[] = [];
+    const take = (slot: number) => {
+      held.push(slot);
+      while (held.length > 2) this.unref(held.shift() as number);
+    };
+    const file = async function* (this: HashPool, path: string): AsyncGenerator<Buffer> {
+      const handle = await open(path, 'r');
+      try {
+        for (;;) {
+          this.check();
+          const slot = await this.acquire();
+          take(slot);
+          const buf = Buffer.from(this.ring, slot * this.slotSize, this.slotSize);
+          const { bytesRead } = await handle.read(buf, 0, buf.length, null);
+          if (bytesRead === 0) break;
+          yield bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
+        }
+      } finally {
+        await handle.close();
+      }
+    }.bind(this);
+    return { file, close: () => held.splice(0).forEach((slot) => this.unref(slot)) };
+  }
+
+  /** Stops the workers; pending digests fail. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.fail(new Error('the hash pool is closed'));
+    for (const lane of this.lanes) void lane.worker.terminate();
+  }
+
+  private startLane(): Lane {
+    // A worker allocates next to nothing (a message per MiB): small heap limits keep its isolate's RSS small.
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
+    const lane: Lane = { worker, queued: 0, open: 0 };
+    worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string }) => {
+      if (m.o !== undefined && m.l !== undefined) {
+        lane.queued -= m.l;
+        this.unref(Math.floor(m.o / this.slotSize));
+      } else if (m.j !== undefined) {
+        const waiting = this.results.get(m.j);
+        this.results.delete(m.j);
+        waiting?.resolve(m.d ?? '');
+      }
+      this.holdProcess();
+    });
+    worker.on('error', (err) => this.fail(err));
+    worker.on('exit', (code) => {
+      if (!this.closed) this.fail(new Error(`a hashing thread stopped (exit code ${code})`));
+    });
+    worker.unref();
+    this.lanes.push(lane);
+    return lane;
+  }
+
+  /** Whether a worker failed or the pool was closed: it hashes nothing more. */
+  get broken(): boolean {
+    return this.failure !== undefined;
+  }
+
+  private check(): void {
+    if (this.failure) throw this.failure;
+  }
+
+  private fail(err: Error): void {
+    this.failure ??= err;
+    for (const { reject } of this.results.values()) reject(this.failure);
+    this.results.clear();
+    this.waiters.splice(0).forEach((w) => w());
+  }
+
+  /** A free slot, held once by the caller; waits while every slot is in use. */
+  private async acquire(): Promise<number> {
+    for (;;) {
+      this.check();
+      const slot = this.free.pop();
+      if (slot !== undefined) {
+        this.refs[slot] = 1;
+        return slot;
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  private unref(slot: number): void {
+    const left = (this.refs[slot] ?? 0) - 1;
+    this.refs[slot] = left;
+    if (left === 0) {
+      this.free.push(slot);
+      this.waiters.shift()?.();
+    }
+  }
+
+  /** The workers keep the process alive only while work is in flight. */
+  private holdProcess(): void {
+    for (const lane of this.lanes) {
+      if (lane.queued > 0 || this.results.size > 0) lane.worker.ref();
+      else lane.worker.unref();
+    }
+  }
+}
+
+let shared: HashPool | undefined;
+
+/**
+ * The process's pool, for readers not handed one (appliance imports, bundle create, the depot): one thread and an
+ * 8 MiB ring. Those callers' main thread is busy with I/O (sockets, writes, fsync) and the one hashing thread takes
+ * the hashing off it, so the two cores both work; a second isolate would cost ~10 MiB of RSS for the overlap at
+ * blob boundaries only. Started on first use, its thread idle (not holding the process) between reads; replaced if
+ * it broke.
+ */
+export function sharedHashPool(): HashPool {
+  if (!shared || shared.broken) shared = new HashPool({ slots: 8, threads: 1 });
+  return shared;
+}
