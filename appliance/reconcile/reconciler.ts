@@ -8,7 +8,7 @@ import type { ClusterApi } from '../../src/kube/cluster-api.js';
 import type { DesiredObject } from '../../src/kube/desired.js';
 import { worstHealth } from '../../src/kube/health.js';
 import { formatReference, parseReference } from '../../src/reference.js';
-import type { SourceExpander } from '../../src/render/expand.js';
+import { type SourceExpander, identityExpander } from '../../src/render/expand.js';
 import { type PlacementRender, renderPlacement } from '../../src/render/placement.js';
 import type { RenderSource } from '../../src/render/types.js';
 import { objectFiles } from '../../src/render/files.js';
@@ -170,7 +170,7 @@ export class Reconciler {
     const site = { name: this.opts.site, labels: this.opts.siteLabels ?? {}, values: this.opts.siteValues ?? {} };
     const own = cluster.own ?? { labels: cluster.labels, values: cluster.values };
     return renderPlacement(await this.heldSources(rootDigest), site, { name: cluster.name, ...own }, {
-      ...(this.opts.expandSources ? { expandSources: this.opts.expandSources } : {}),
+      expandSources: this.opts.expandSources ?? identityExpander,
       desired: { channel, rootDigest, rules: { registry: this.opts.registryHost, held: this.heldImages(rootDigest) }, placement: { site: this.opts.site, cluster: cluster.name } },
     });
   }

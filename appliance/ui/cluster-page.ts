@@ -5,7 +5,7 @@
 import type { ApplianceContext } from '../context.js';
 import type { BranchStatus } from '../reconcile/reconciler.js';
 import { placementStatus } from '../status.js';
-import { type Html, badge, facts, html, rows as table } from '../../src/ui/html.js';
+import { type Html, badge, digest, facts, html, rows as table } from '../../src/ui/html.js';
 
 /** Every placement, one row each (Overview). */
 export function placementsTable(ctx: ApplianceContext): Html {
@@ -76,7 +76,7 @@ function branchesCard(branches: BranchStatus[]): Html {
     branches.map((b) => [
       html`<span class="mono">${b.branch}</span>`,
       html`<span class="mono">${b.commit?.slice(0, 12) ?? 'none yet'}</span>`,
-      html`<span class="mono">${b.rootDigest ?? ''}</span>`,
+      b.rootDigest ? digest(b.rootDigest) : '',
       b.errors?.length ? html`<ul class="error">${b.errors.map((e) => html`<li class="mono">${e}</li>`)}</ul>` : 'ok',
     ]),
     { className: 'branches' },

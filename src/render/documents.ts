@@ -44,7 +44,12 @@ export function splitDocuments(text: string): DocumentText[] {
 export function rawObject(text: string): KubeObject | undefined {
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length) return undefined;
-  const v = doc.toJS() as unknown;
+  let v: unknown;
+  try {
+    v = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch {
+    return undefined; // an alias that does not resolve: the substituted parse reports it
+  }
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as KubeObject) : undefined;
 }
 

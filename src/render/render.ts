@@ -11,7 +11,7 @@ import { applyImageOverride } from './image-override.js';
 import { applyPatch } from './json-patch.js';
 import { substitutePatchValue } from './patch-values.js';
 import { describeSelector, matchesSelector, selectorProblems } from './selector.js';
-import { rawObject, splitDocuments, substitutionDisabled } from './documents.js';
+import { SUBSTITUTE_ANNOTATION, rawObject, splitDocuments, substitutionDisabled } from './documents.js';
 import { type ResolvedValue, substituteDocument } from './substitute.js';
 import type { Override, RenderSource, Values } from './types.js';
 
@@ -113,14 +113,18 @@ export function renderCluster(sources: RenderSource[], site: RenderSite, cluster
     for (const file of source.files) {
       const label = fileLabel(source, file.path);
       for (const d of splitDocuments(file.text)) {
-        const raw = rawObject(d.text);
-        const name = raw ? describeObject(raw) : 'a document';
+        // The document as written is parsed only when needed: for the opt-out annotation, or to name it in an error.
+        const raw = d.text.includes(SUBSTITUTE_ANNOTATION) ? rawObject(d.text) : undefined;
         let object: unknown;
         if (raw && substitutionDisabled(raw)) object = raw;
         else {
           const r = substituteDocument(d.text, values);
-          for (const p of r.problems) errors.push(`${label}:${d.line + p.line - 1}: ${name}: ${p.message}`);
-          if (r.problems.length) continue;
+          if (r.problems.length) {
+            const written = raw ?? rawObject(d.text);
+            const name = written ? describeObject(written) : 'a document';
+            for (const p of r.problems) errors.push(`${label}:${d.line + p.line - 1}: ${name}: ${p.message}`);
+            continue;
+          }
           for (const [k, v] of r.used) used.set(k, v);
           object = r.object;
         }

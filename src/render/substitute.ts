@@ -9,6 +9,12 @@ import { parseDocument } from 'yaml';
 
 const REFERENCE = /\$(\$?)\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+/**
+ * A value that cannot add keys, items or nesting wherever it is substituted (plain, quoted, block scalar, flow or
+ * key): it starts with a letter, digit, `_` or `/` (no indicator such as `-`, `?`, `&`, `*`, `!`, `@`, nor `...`) and
+ * holds no space, line break, quote, backslash, `:`, `#`, `,`, brackets or braces.
+ */
+const INERT_VALUE = /^[A-Za-z0-9_/][A-Za-z0-9_./@+=-]*$/;
 
 /** A value and where it came from (`spec`, `override 2 (airlock.yaml:20)`, `site`, `cluster pos`). */
 export interface ResolvedValue {
@@ -119,6 +125,18 @@ export function sameShape(neutral: unknown, real: unknown): boolean {
   return real === null || typeof real !== 'object';
 }
 
+/** A document's text parsed to plain data, or the first error (a parse error, or an alias that does not resolve). */
+function load(text: string): { value?: unknown; error?: string } {
+  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
+  const first = doc.errors[0];
+  if (first) return { error: first.message.split('\n')[0] ?? '' };
+  try {
+    return { value: doc.toJS({ maxAliasCount: 100 }) as unknown };
+  } catch (err) {
+    return { error: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 /**
  * Substitutes one YAML document's text and parses it. Returns the object (or undefined for an empty document), or
  * the problems: missing variables, YAML made invalid by a value, or a value that changed the document's shape.
@@ -126,29 +144,30 @@ export function sameShape(neutral: unknown, real: unknown): boolean {
 export function substituteDocument(text: string, values: ReadonlyMap<string, ResolvedValue>): { object?: unknown; used: Map<string, ResolvedValue>; problems: SubstituteProblem[] } {
   const real = substituteText(text, values);
   if (real.problems.length) return { used: real.used, problems: real.problems };
-  const options = { prettyErrors: false, uniqueKeys: true } as const;
-  const parsed = parseDocument(real.text, options);
+  const parsed = load(real.text);
   const names = [...real.used.keys()];
-  const neutral = names.length ? parseDocument(substituteText(text, values, true).text, options) : undefined;
-  const object = parsed.errors.length ? undefined : (parsed.toJS() as unknown);
-  if (parsed.errors.length && (!neutral || neutral.errors.length)) {
-    return { used: real.used, problems: [{ line: 1, variable: '', message: `invalid YAML: ${parsed.errors[0]?.message.split('\n')[0] ?? ''}` }] };
+  // Values made only of characters that mean nothing to YAML where they stand cannot change its shape: the check
+  // by a second parse is skipped for them when the document parsed (most values: numbers, names, hosts, tags).
+  const inert = parsed.error === undefined && [...real.used.values()].every((v) => INERT_VALUE.test(v.value));
+  const neutral = names.length && !inert ? load(substituteText(text, values, true).text) : undefined;
+  if (parsed.error !== undefined && (!neutral || neutral.error !== undefined)) {
+    return { used: real.used, problems: [{ line: 1, variable: '', message: `invalid YAML: ${parsed.error}` }] };
   }
-  if (neutral && !neutral.errors.length && (parsed.errors.length || !sameShape(neutral.toJS(), object))) {
+  if (neutral && neutral.error === undefined && (parsed.error !== undefined || !sameShape(neutral.value, parsed.value))) {
     // Blame the variables that do it on their own (each alone with its value, the others as placeholders).
-    const shape = neutral.toJS() as unknown;
+    const shape = neutral.value;
     const alone = names.filter((name) => {
-      const d = parseDocument(substituteText(text, values, true, name).text, options);
-      return d.errors.length > 0 || !sameShape(shape, d.toJS());
+      const d = load(substituteText(text, values, true, name).text);
+      return d.error !== undefined || !sameShape(shape, d.value);
     });
     const culprits = alone.length ? alone : names;
     const first = culprits[0] ?? '';
     const at = text.search(new RegExp(`\\$\\{${first}(\\}|:=)`));
-    const effect = parsed.errors.length ? 'makes the YAML invalid' : 'would change the structure of the object (add keys, items or nesting)';
+    const effect = parsed.error !== undefined ? 'makes the YAML invalid' : 'would change the structure of the object (add keys, items or nesting)';
     return {
       used: real.used,
       problems: [{ line: at < 0 ? 1 : lineAt(text, at), variable: culprits.join(', '), message: `the value of ${culprits.map((c) => `\${${c}}`).join(', ')} ${effect}; a value is substituted as scalar text only` }],
     };
   }
-  return { object, used: real.used, problems: [] };
+  return { object: parsed.value, used: real.used, problems: [] };
 }

@@ -15,6 +15,7 @@ import { parse } from 'yaml';
 import { loadSiteFile } from '../../appliance/reconcile/targets.js';
 import { verificationReport } from '../../appliance/report.js';
 import { clusterPage } from '../../appliance/ui/cluster-page.js';
+import { importDetail } from '../../appliance/ui/import-detail.js';
 import { buildBundle } from '../../bundler/build.js';
 import { parseSpec } from '../../bundler/spec.js';
 import { driftOf } from '../../src/kube/diff.js';
@@ -250,6 +251,10 @@ describe('each placement applies its own render', () => {
     expect(report.clusters?.map((c) => `${c.cluster}:${c.ok}:${c.objects}`)).toEqual(['east:false:0', 'west:true:2', 'mirror:false:0']);
     expect(report.clusters?.find((c) => c.cluster === 'west')).toMatchObject({ placed: ['manifests ./common'], notPlaced: ['manifests ./app (role in (pos))'], values: ['storeNumber=0042 (site store-0042)'] });
     expect(report.clusters?.find((c) => c.cluster === 'east')?.errors[0]).toMatch(/variable "gateway"/);
+    const detail = String(await importDetail(app.ctx, record ?? (undefined as never)));
+    expect(detail).toContain('<section class="cluster-plan" data-cluster="east" data-ok="false">');
+    expect(detail).toContain('<section class="cluster-plan" data-cluster="west" data-ok="true">');
+    expect(detail).toContain('(rendered to its branch only)');
     const page = String(clusterPage(app.ctx, 'east'));
     expect(page).toContain('render-errors');
     expect(page).toContain('variable &quot;gateway&quot;');

@@ -72,6 +72,19 @@ describe('values in override patch values', () => {
   });
 });
 
+describe('values that could carry structure are always checked', () => {
+  it('substitutes plain values and still refuses indicators, aliases and collections (an unresolved alias included, which used to throw)', () => {
+    const text = 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: shop}\ndata:\n  a: ${x}\n  b: "${x}"\nitems:\n  - ${x}\n';
+    const ok = renderCluster([source({}, text)], { ...site, values: { x: 'registry.local/a_b@sha256=1+2' } }, large);
+    expect(ok.errors).toEqual([]);
+    expect(ok.documents[0]?.object.items).toEqual(['registry.local/a_b@sha256=1+2']);
+    for (const x of ['-', '- evil', '*a', '@x', '?', '[]', '{}']) {
+      const r = renderCluster([source({}, text)], { ...site, values: { x } }, large);
+      expect(r.ok, x).toBe(false);
+    }
+  });
+});
+
 describe('one placement render', () => {
   it('runs the expander for the cluster before the render, then marks and points images at the site registry', async () => {
     const seen: string[] = [];
