@@ -8,8 +8,10 @@
  * in those take airlock's layered values (spec values, matching overrides in order, site, cluster), strictly and
  * injection-checked as everywhere. `${` in the chart's output is kept as text. A Kustomize source builds its
  * manifests path, or the overlay of the last matching override that names one; `${…}` in its output is then
- * substituted by the render, as Flux does after kustomize. No Helm release Secret is written anywhere.
+ * substituted by the render, as Flux does after kustomize. No Helm release Secret is written anywhere. Outputs are
+ * kept per expander (a placement re-renders on every sync): helm runs again only when its inputs change.
  */
+import { sha256Digest } from '../digest.js';
 import { AirlockError } from '../errors.js';
 import type { RenderCluster, RenderSite } from '../render/render.js';
 import { matchesSelector } from '../render/selector.js';
@@ -46,7 +48,21 @@ function plain(source: ExpandableSource, files: RenderSource['files']): RenderSo
   return { ...rest, files };
 }
 
+/** Renders kept per expander: a placement re-renders its bundle on every sync, mostly with the same inputs. */
+const CACHE_ENTRIES = 64;
+
+function remember(cache: Map<string, string>, key: string, value: string): string {
+  cache.delete(key);
+  cache.set(key, value);
+  while (cache.size > CACHE_ENTRIES) cache.delete(cache.keys().next().value as string);
+  return value;
+}
+
 export function chartExpander(tools: Tools, opts: { tmp?: string } = {}): Expander {
+  // Keyed by everything the output depends on: the archive's digest, release, namespace and the values given.
+  const charts = new Map<string, string>();
+  // Keyed by the tree (the same array while the bundle is held) and the directory built.
+  const trees = new WeakMap<object, Map<string, string>>();
   return async (sources, site, cluster) => {
     const labels = { ...site.labels, ...cluster.labels };
     const out: RenderSource[] = [];
@@ -73,16 +89,27 @@ export function chartExpander(tools: Tools, opts: { tmp?: string } = {}): Expand
           }
           files.push(JSON.stringify(r.object ?? {}));
         }
-        const tools_ = await tools.helm(label);
-        const rendered = await helmTemplate(tools_, { archive, release: config.releaseName, namespace: config.namespace, values: files, label: `${label} on cluster ${cluster.name}`, ...(opts.tmp ? { tmp: opts.tmp } : {}) });
-        out.push(plain(source, [{ path: `${config.chart}-${config.version}.yaml`, text: escapeReferences(rendered) }]));
+        const key = sha256Digest(Buffer.from(JSON.stringify([sha256Digest(archive), config.releaseName, config.namespace, files])));
+        let rendered = charts.get(key);
+        if (rendered === undefined) {
+          const helm = await tools.helm(label);
+          const text = await helmTemplate(helm, { archive, release: config.releaseName, namespace: config.namespace, values: files, label: `${label} on cluster ${cluster.name}`, ...(opts.tmp ? { tmp: opts.tmp } : {}) });
+          rendered = escapeReferences(text);
+        }
+        out.push(plain(source, [{ path: `${config.chart}-${config.version}.yaml`, text: remember(charts, key, rendered) }]));
       } else if (source.kustomize) {
         const { manifests, overlays, files } = source.kustomize;
         const chosen = matching.map(({ i }) => overlays.find((x) => x.override === i)?.path).filter((p): p is string => !!p);
         const dir = chosen[chosen.length - 1] ?? manifests;
         const label = `git ${source.name}`;
-        const tool = await tools.kustomize(label);
-        const built = await kustomizeBuild(tool, files, dir, `${label} (${dir})`, opts.tmp);
+        const cached = trees.get(files) ?? new Map<string, string>();
+        trees.set(files, cached);
+        let built = cached.get(dir);
+        if (built === undefined) {
+          const tool = await tools.kustomize(label);
+          built = await kustomizeBuild(tool, files, dir, `${label} (${dir})`, opts.tmp);
+          cached.set(dir, built);
+        }
         out.push(plain(source, [{ path: `${dir.replace(/\/+$/, '')}/(kustomize build)`, text: built }]));
       }
     }

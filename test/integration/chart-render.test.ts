@@ -6,7 +6,7 @@
  * naming the chart or path; a missing binary is an error only where a bundle needs it.
  */
 import { join } from 'node:path';
-import { writeFile } from 'node:fs/promises';
+import { chmod, readFile, writeFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildBundle } from '../../bundler/build.js';
 import { loadBundleForRender } from '../../bundler/render-bundle.js';
@@ -163,5 +163,23 @@ describe('charts and overlays rendered per cluster', () => {
     await expect(none(sources.filter((s) => s.kind === 'chart'), site, big)).rejects.toThrow(/chart web \(web 1.3.0\) needs helm, which is not on PATH: install helm .* or give its path with --helm/);
     const kustomizeOnly = sources.filter((s) => s.kind === 'git');
     await expect(none(kustomizeOnly, site, big)).rejects.toThrow(/git platform needs kustomize, and neither kustomize nor kubectl is on PATH/);
+  });
+
+  it('runs helm again only when what the chart is templated with changes', async () => {
+    // A helm that notes each run, then runs the real one.
+    const log = join(world.dir, 'helm-runs.log');
+    const wrapper = join(world.dir, 'helm-counting');
+    const real = (await import('node:child_process')).execFileSync('sh', ['-c', 'command -v helm'], { encoding: 'utf8' }).trim();
+    await writeFile(wrapper, `#!/bin/sh\necho "$1" >> "${log}"\nexec "${real}" "$@"\n`);
+    await chmod(wrapper, 0o755);
+    const counting = chartExpander(new Tools({ helm: wrapper }));
+    const runs = async () => (await readFile(log, 'utf8').catch(() => '')).split('\n').filter((l) => l === 'template').length;
+    const first = await counting(sources, site, big);
+    expect(await counting(sources, site, big)).toEqual(first);
+    expect(await runs()).toBe(1);
+    await counting(sources, site, small); // other values (replicas 2): rendered again
+    expect(await runs()).toBe(2);
+    await counting(sources, { ...site, values: { ...site.values, tag: '3.0' } }, big);
+    expect(await runs()).toBe(3);
   });
 });
