@@ -16,9 +16,9 @@
  *     - {name: eu, selector: {matchLabels: {region: eu}}, gate: {healthy: 95%, soak: 2h}}
  */
 import { isAbsolute, join, dirname } from 'node:path';
-import { LineCounter, type Node, isMap, isPair, isScalar, isSeq, parseDocument, type YAMLMap } from 'yaml';
+import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { AirlockError } from '../errors.js';
-import { labelKeyProblem, labelValueProblem, nameProblem } from '../site/labels.js';
+import { YamlReader } from '../site/yaml-reader.js';
 import { selectorProblems } from '../render/selector.js';
 import type { LabelSelector } from '../render/types.js';
 import { parseDuration } from '../units.js';
@@ -65,80 +65,12 @@ export interface FleetFile {
 
 const DEFAULT_GATE: WaveGate = { healthy: 1, soakMs: 0 };
 
-class Reader {
-  readonly problems: string[] = [];
-  constructor(
-    private readonly file: string,
-    private readonly lines: LineCounter,
-  ) {}
-
-  at(node: Node | null | undefined): string {
-    return `${this.file}:${this.lines.linePos(node?.range?.[0] ?? 0).line}`;
-  }
-
-  problem(node: Node | null | undefined, message: string): void {
-    this.problems.push(`${this.at(node)}: ${message}`);
-  }
-
-  fields(node: Node | null | undefined, where: string, allowed: string[]): Map<string, Node | null> {
-    const out = new Map<string, Node | null>();
-    if (!isMap(node)) {
-      this.problem(node, `${where} must be a mapping`);
-      return out;
-    }
-    for (const pair of (node as YAMLMap).items) {
-      if (!isPair(pair) || !isScalar(pair.key)) continue;
-      const key = String(pair.key.value);
-      if (!allowed.includes(key)) this.problem(pair.key as Node, `${where}: unknown field "${key}" (allowed: ${allowed.join(', ')})`);
-      else out.set(key, (pair.value as Node | null) ?? null);
-    }
-    return out;
-  }
-
-  string(node: Node | null | undefined, where: string): string | undefined {
-    if (isScalar(node) && typeof node.value === 'string' && node.value !== '') return node.value;
-    this.problem(node, `${where} must be a non-empty string`);
-    return undefined;
-  }
-
-  name(node: Node | null | undefined, where: string): string | undefined {
-    const n = this.string(node, where);
-    if (!n) return undefined;
-    const problem = nameProblem(n);
-    if (problem) this.problem(node, `${where}: ${problem}`);
-    return n;
-  }
-
+class Reader extends YamlReader {
   duration(node: Node | null | undefined, where: string, example: string): number | undefined {
     const text = isScalar(node) ? String(node.value) : '';
     const ms = parseDuration(text);
     if (ms === undefined) this.problem(node, `${where} "${text}" is not a duration: give a whole number and a unit (s, m, h, d or w), like ${example}`);
     return ms;
-  }
-
-  labels(node: Node | null | undefined, where: string): Record<string, string> {
-    const out: Record<string, string> = {};
-    if (node === undefined || node === null) return out;
-    if (!isMap(node)) {
-      this.problem(node, `${where} must be a mapping of label keys to values`);
-      return out;
-    }
-    for (const pair of (node as YAMLMap).items) {
-      if (!isPair(pair) || !isScalar(pair.key)) continue;
-      const key = String(pair.key.value);
-      const keyProblem = labelKeyProblem(key);
-      if (keyProblem) this.problem(pair.key as Node, `${where}: ${keyProblem}`);
-      const value = pair.value;
-      if (!isScalar(value) || value.value === null || typeof value.value === 'object') {
-        this.problem((value as Node | null) ?? (pair.key as Node), `${where}: label "${key}" must have a string value`);
-        continue;
-      }
-      const text = String(value.value);
-      const valueProblem = labelValueProblem(text);
-      if (valueProblem) this.problem(value, `${where}: ${valueProblem}`);
-      out[key] = text;
-    }
-    return out;
   }
 }
 
