@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Site, api, importPath, makeSite, start, waitImport } from '../helpers/appliance-fixture.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
+import { until } from '../helpers/until.js';
 
 let site: Site;
 let kube: TestCluster;
@@ -24,16 +25,6 @@ interface ChannelView {
 
 async function channel(): Promise<ChannelView | undefined> {
   return (await api<{ channels: ChannelView[] }>(app.url, app.token, '/api/v1/status')).body.channels[0];
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 60_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const cm = async (name: string) => {

@@ -15,6 +15,7 @@ import { type Site, api, importPath, makeSite, start } from '../helpers/applianc
 import { type ChartWorld, makeChartWorld } from '../helpers/charts.js';
 import { airlock } from '../helpers/cli.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
+import { until } from '../helpers/until.js';
 
 let world: ChartWorld;
 let site: Site;
@@ -55,16 +56,6 @@ async function bundle(sequence: number, text: string): Promise<string> {
   const out = join(site.media, `shop-${sequence}.airlock`);
   await buildBundle({ spec: parseSpec(text, specPath), keys: site.trust.release, out, sequence });
   return out;
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 interface PlacementView { cluster: string; sync: string; health: string; rootDigest: string; renderErrors?: string[] }

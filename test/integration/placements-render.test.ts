@@ -23,6 +23,7 @@ import type { KubeObject } from '../../src/manifests/documents.js';
 import { type Site, api, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
 import { airlock } from '../helpers/cli.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
+import { until } from '../helpers/until.js';
 
 const run = promisify(execFile);
 let site: Site;
@@ -94,16 +95,6 @@ interface PlacementView {
 
 async function placement(cluster: string): Promise<PlacementView | undefined> {
   return (await api<{ placements: PlacementView[] }>(app.url, app.token, '/api/v1/status')).body.placements.find((p) => p.cluster === cluster);
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 async function live(kube: TestCluster, o: KubeObject): Promise<Record<string, unknown> | undefined> {

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { startAppliance as StartAppliance } from '../../appliance/server.js';
 import { type Site, api, importPath, makeSite, quietLog, start } from '../helpers/appliance-fixture.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
+import { until } from '../helpers/until.js';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 let site: Site;
@@ -31,16 +32,6 @@ async function previousRelease(): Promise<{ startAppliance: typeof StartApplianc
   execFileSync('bash', ['-c', `git archive ${added}^ | tar -x -C ${dir}`], { cwd: ROOT });
   await symlink(await realpath(join(ROOT, 'node_modules')), join(dir, 'node_modules'));
   return (await import(join(dir, 'appliance', 'server.ts'))) as { startAppliance: typeof StartAppliance };
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | false>, ms = 90_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const v = await probe();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
 }
 
 const labelsOf = async (name: string) => {
