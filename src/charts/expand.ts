@@ -13,34 +13,18 @@
  */
 import { sha256Digest } from '../digest.js';
 import { AirlockError } from '../errors.js';
-import type { RenderCluster, RenderSite } from '../render/render.js';
+import { layeredValues } from '../render/render.js';
 import { matchesSelector } from '../render/selector.js';
-import { type ResolvedValue, substituteDocument } from '../render/substitute.js';
-import type { Override, RenderSource } from '../render/types.js';
+import type { SourceExpander } from '../render/expand.js';
+import { substituteDocument } from '../render/substitute.js';
+import type { RenderSource } from '../render/types.js';
 import { escapeReferences, helmTemplate } from './helm.js';
 import { kustomizeBuild } from './kustomize.js';
 import type { ExpandableSource } from './sources.js';
 import type { Tools } from './tools.js';
 
-/** Same shape as src/render/expand.ts's SourceExpander. */
-export type Expander = (sources: RenderSource[], site: RenderSite, cluster: RenderCluster) => Promise<RenderSource[]>;
-
-function overrideName(o: Override, i: number): string {
-  return `override ${i + 1}${o.origin ? ` (${o.origin})` : ''}`;
-}
-
-/** Values in force for a source on a cluster, as the render layers them. */
-export function layered(source: RenderSource, matching: { o: Override; i: number }[], site: RenderSite, cluster: RenderCluster): Map<string, ResolvedValue> {
-  const out = new Map<string, ResolvedValue>();
-  const layer = (values: Record<string, string> | undefined, from: string) => {
-    for (const [k, v] of Object.entries(values ?? {})) out.set(k, { value: String(v), from });
-  };
-  layer(source.values, 'spec');
-  for (const { o, i } of matching) layer(o.values, overrideName(o, i));
-  layer(site.values, `site ${site.name}`);
-  layer(cluster.values, `cluster ${cluster.name}`);
-  return out;
-}
+/** The expander of src/render/expand.ts, under the name the chart code has used. */
+export type Expander = SourceExpander;
 
 /** Strips what only the expander needs, so the render sees a plain source. */
 function plain(source: ExpandableSource, files: RenderSource['files']): RenderSource {
@@ -80,7 +64,7 @@ export function chartExpander(tools: Tools, opts: { tmp?: string } = {}): Expand
       if (source.chart) {
         const { config, archive } = source.chart;
         const label = `chart ${source.name} (${config.chart} ${config.version})`;
-        const values = layered(source, matching, site, cluster);
+        const values = layeredValues(source, matching, site, cluster);
         const files: string[] = [];
         for (const [n, text] of config.helmValues.entries()) {
           const r = substituteDocument(text, values);

@@ -66,7 +66,7 @@ function fileLabel(source: RenderSource, path: string): string {
 }
 
 /** Values in force for one source on one cluster, lowest precedence first: spec, overrides in order, site, cluster. */
-function layeredValues(source: RenderSource, matching: { o: Override; i: number }[], site: RenderSite, cluster: RenderCluster): Map<string, ResolvedValue> {
+export function layeredValues(source: RenderSource, matching: { o: Override; i: number }[], site: RenderSite, cluster: RenderCluster): Map<string, ResolvedValue> {
   const out = new Map<string, ResolvedValue>();
   const layer = (values: Values | undefined, from: string) => {
     for (const [k, v] of Object.entries(values ?? {})) out.set(k, { value: String(v), from });
