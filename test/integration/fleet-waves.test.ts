@@ -6,7 +6,8 @@
  * the tag: release 2 goes to the canary wave only. The canary cannot render release 2 (a site value it lacks):
  * it reports Degraded in its signed receipt and `promote` names it, exit 3. Restarted with the value it becomes
  * healthy; within the soak `promote` still holds, past the soak the everyone wave takes release 2, and
- * `fleet status` shows the three sites current.
+ * `fleet status` shows the three sites current; a site whose appliance stops becomes stale. (Receipts signed by
+ * an unknown key: fleet-status.test.ts and fleet-promote.test.ts.)
  */
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,6 +34,7 @@ let site: Site;
 let depot: string;
 const apps = {} as Record<Name, App>;
 const dataDirs = {} as Record<Name, string>;
+const stopped = new Set<Name>();
 let r1: string;
 let r2: string;
 const k = (name: string) => join(site.dir, name);
@@ -139,7 +141,7 @@ beforeAll(async () => {
 }, 300_000);
 
 afterAll(async () => {
-  for (const n of NAMES) await apps[n]?.close();
+  for (const n of NAMES) if (!stopped.has(n)) await apps[n]?.close();
   await Promise.all([registry?.stop(), kube?.stop()]);
   if (site) await rm(site.dir, { recursive: true, force: true });
 });
@@ -247,5 +249,19 @@ describe('waves with three real appliances and a real depot', { timeout: 120_000
     const text = await airlock(['fleet', 'status', '-f', k('fleet.yaml')], { env: env() });
     expect(text.code).toBe(0);
     for (const n of NAMES) expect(text.stdout).toMatch(new RegExp(`site-${n}\\b.*current`));
+  });
+
+  it('a site that stopped reporting becomes stale; the others stay current', async () => {
+    // The same fleet with a short stale (and a history of its own): site C's appliance is stopped.
+    await writeFile(k('fleet-stale.yaml'), (await readFile(k('fleet.yaml'), 'utf8')).replace('stale: 1h', 'stale: 5s\nhistory: stale-history/'));
+    await apps.c.close();
+    stopped.add('c');
+    const doc = await until('site c stale', async () => {
+      const r = await airlock(['fleet', 'status', '-f', k('fleet-stale.yaml'), '--json'], { env: env() });
+      const d = JSON.parse(r.stdout) as { sites: { name: string; state: string; rows: { reason?: string }[] }[] };
+      const states = d.sites.map((s) => s.state);
+      return states[2] === 'stale' && states[0] === 'current' && states[1] === 'current' ? d : undefined;
+    }, 30_000);
+    expect(doc.sites[2]?.rows[0]?.reason).toMatch(/^last heard of \d{4}-/);
   });
 });
