@@ -138,7 +138,7 @@ beforeAll(async () => {
   );
   r1 = await bundle(1, shop('1'));
   r2 = await bundle(2, shop('2', '  gateway: "${gateway}"\n'));
-}, 300_000);
+}, 900_000);
 
 afterAll(async () => {
   for (const n of NAMES) if (!stopped.has(n)) await apps[n]?.close();
