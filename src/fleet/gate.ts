@@ -57,7 +57,9 @@ export function notHealthyOn(e: Evidence, channel: string, root: string): string
   if (!placements.length) return `reports nothing on channel ${channel}`;
   for (const p of placements) {
     const on = p.cluster === '-' ? '' : ` on cluster ${p.cluster}`;
-    if (p.root !== root) return `runs ${p.root ? p.root.slice(0, 19) : 'nothing'}${on}, not ${root.slice(0, 19)}`;
+    // A site that took the root but could not apply it still runs the old one: say why (Degraded and its reason).
+    const trouble = p.health !== 'Healthy' ? ` (${p.health}${p.reason ? `: ${p.reason}` : ''})` : '';
+    if (p.root !== root) return `runs ${p.root ? p.root.slice(0, 19) : 'nothing'}${on}, not ${root.slice(0, 19)}${trouble}`;
     if (p.health !== 'Healthy') return `${p.health}${on}${p.reason ? `: ${p.reason}` : ''}`;
     if (p.sync !== 'Synced') return `${p.sync}${on}`;
   }

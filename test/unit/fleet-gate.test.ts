@@ -31,7 +31,10 @@ describe('wave gates', () => {
 
   it('counts another root, a stale report, no report and an untrusted one as not healthy', () => {
     const now = new Date(at(100));
-    expect(siteVerdict(site('a', {}, [receipt(0, 'Healthy', OLD), receipt(90, 'Healthy', OLD)]), 'stable', R, 0, 24 * HOUR, now).reason).toMatch(/^runs sha256:bbbbbbbbbbbb on cluster pos, not sha256:aaaaaaaaaaaa/);
+    expect(siteVerdict(site('a', {}, [receipt(0, 'Healthy', OLD), receipt(90, 'Healthy', OLD)]), 'stable', R, 0, 24 * HOUR, now).reason).toMatch(/^runs sha256:bbbbbbbbbbbb on cluster pos, not sha256:aaaaaaaaaaaa$/);
+    // took the new root but could not apply it (a render that failed): still on the old one, and why
+    const failed: Evidence = { ...receipt(95, 'Degraded', OLD), placements: [{ ...(receipt(95, 'Degraded', OLD).placements[0] as Evidence['placements'][number]), sync: 'OutOfSync', reason: 'the render for cluster pos failed' }] };
+    expect(siteVerdict(site('a', {}, [failed]), 'stable', R, 0, 24 * HOUR, now).reason).toBe('runs sha256:bbbbbbbbbbbb on cluster pos, not sha256:aaaaaaaaaaaa (Degraded: the render for cluster pos failed)');
     expect(siteVerdict(site('a', {}, [receipt(0), receipt(40)]), 'stable', R, 0, 30 * 60_000, now).reason).toMatch(/^stale: last heard of/);
     expect(siteVerdict(site('a', {}, []), 'stable', R, 0, HOUR, now).reason).toBe('never reported');
     expect(siteVerdict({ ...site('a', {}, []), untrusted: 'signed by someone else' }, 'stable', R, 0, HOUR, now).reason).toBe('untrusted: signed by someone else');
