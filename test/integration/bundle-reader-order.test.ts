@@ -47,11 +47,13 @@ interface Log {
   onBlob: string[];
 }
 
-async function read(buf: Buffer, log: Log = { committed: [], aborted: [], onBlob: [] }, hashPool?: HashPool) {
+/** Every blob on the pool (the bundle is smaller than the tail the reader checks in line by default). */
+async function read(buf: Buffer, log: Log = { committed: [], aborted: [], onBlob: [] }, hashPool?: HashPool, inlineTail = 0) {
   const contents = await readBundle({
     source: Readable.from([buf]),
     verifyStatement: statementVerifier({ trust, now: new Date() }),
     ...(hashPool ? { hashPool } : {}),
+    inlineTail,
     onBlob: (d: Descriptor) => log.onBlob.push(d.digest),
     blobSink: {
       ingest: async (desc): Promise<BlobWriter> => ({
@@ -139,5 +141,17 @@ describe('blobs verified on the pool settle in archive order', () => {
     const good2 = new Map(splitTar(good).map((e) => [digestOf(e.name), e.body]));
     await writeBundle({ out, root, metadata: (d) => metadata.get(d), signature, openBlob: async (desc) => Readable.from([good2.get(desc.digest) ?? Buffer.alloc(0)]) });
     expect((await readFile(out)).equals(good)).toBe(true);
+  });
+
+  it('checks the tail in line by default, with the same verdicts and commits', async () => {
+    const log: Log = { committed: [], aborted: [], onBlob: [] };
+    const forged = joinTar(flip(flip(splitTar(good), layers[big]), layers[layers.length - 1]));
+    await expect(read(forged, log, undefined, 8 * 1024 * 1024)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', message: expect.stringContaining(layers[big] ?? '?') });
+    expect(log.committed).toEqual(layers.slice(0, big).map(digestOf));
+    // With a tail of 1 MiB, the large blob goes to the pool and the small ones after it are checked in line.
+    const mixed: Log = { committed: [], aborted: [], onBlob: [] };
+    await expect(read(forged, mixed, undefined, 1024 * 1024)).rejects.toMatchObject({ code: 'DIGEST_MISMATCH', message: expect.stringContaining(layers[big] ?? '?') });
+    expect(mixed.committed).toEqual(layers.slice(0, big).map(digestOf));
+    expect((await read(good, undefined, undefined, 1024 * 1024)).blobs.map((d) => d.digest)).toEqual(layers.map(digestOf));
   });
 });

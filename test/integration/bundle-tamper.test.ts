@@ -31,8 +31,9 @@ function layerBodyRanges(buf: Buffer): [number, number][] {
   return ranges;
 }
 
-async function verifyBuffer(buf: Buffer, t: TrustRoot = trust, now = new Date(), verify = statementVerifier({ trust: t, now })) {
-  return readBundle({ source: Readable.from([buf]), verifyStatement: verify });
+/** `inlineTail: 0` puts every blob on the hash pool (ADR 019); by default this small bundle is checked in line. */
+async function verifyBuffer(buf: Buffer, t: TrustRoot = trust, now = new Date(), verify = statementVerifier({ trust: t, now }), inlineTail?: number) {
+  return readBundle({ source: Readable.from([buf]), verifyStatement: verify, ...(inlineTail !== undefined ? { inlineTail } : {}) });
 }
 
 beforeAll(async () => {
@@ -83,7 +84,8 @@ describe('bundle verification rejects damage and forgery', () => {
         buf[i] = value;
         tries++;
         try {
-          await verifyBuffer(buf, trust, new Date(), verify);
+          // Alternately in line and on the hash pool: both paths must refuse every change.
+          await verifyBuffer(buf, trust, new Date(), verify, tries % 2 ? 0 : undefined);
           accepted.push(`${i}:${original}->${value}`);
         } catch {
           // rejected, as it must be
@@ -98,6 +100,7 @@ describe('bundle verification rejects damage and forgery', () => {
 
   it('rejects truncation at any block boundary', async () => {
     for (let end = 0; end < good.length; end += 512) {
+      await expect(verifyBuffer(good.subarray(0, end), trust, new Date(), undefined, 0)).rejects.toMatchObject({ code: expect.stringMatching(/BUNDLE_TRUNCATED|BUNDLE_CORRUPT/) });
       await expect(verifyBuffer(good.subarray(0, end))).rejects.toMatchObject({ code: expect.stringMatching(/BUNDLE_TRUNCATED|BUNDLE_CORRUPT/) });
     }
     await expect(verifyBuffer(good.subarray(0, good.length - 100))).rejects.toMatchObject({ code: 'BUNDLE_TRUNCATED' });
@@ -127,6 +130,7 @@ describe('bundle verification rejects damage and forgery', () => {
     ['a directory entry', (e: RawEntry[]) => [...e.slice(0, 3), { name: 'blobs/', type: '5', body: Buffer.alloc(0) }, ...e.slice(3)], 'not a regular file'],
   ])('rejects %s', async (_what, edit, message) => {
     await expect(verifyBuffer(forge(edit))).rejects.toThrow(message);
+    await expect(verifyBuffer(forge(edit), trust, new Date(), undefined, 0)).rejects.toThrow(message);
   });
 
   it('rejects a bundle signed by a key the trust root does not know', async () => {
