@@ -4,7 +4,7 @@
  * signed it, checked against that site's key only, and reduced at once to what status and gates need (the blob
  * and commit lists are dropped): 10,000 receipts stream through in little memory.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { open, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyBytes } from '../digest.js';
 import { AirlockError, errorMessage, isAirlockError } from '../errors.js';
@@ -123,17 +123,25 @@ export async function readReceiptsDir(dir: string, sites: FleetSite[], { keepOld
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
   const index = siteIndex(only ? sites.filter((s) => only.has(s.name)) : sites);
   const result: ReadResult = { reports: emptyReports(sites), strangers: [], skipped: 0 };
-  await mapLimit(files, 32, async (path) => {
-    const size = (await stat(path)).size;
-    if (size > RECEIPT_LIMIT) {
-      result.skipped++;
-      return;
-    }
-    fileReceipt(await readFile(path, 'utf8'), path, index, result, keepOlder);
+  await mapLimit(files, 64, async (path) => {
+    const text = await readSmall(path);
+    if (text === undefined) result.skipped++;
+    else fileReceipt(text, path, index, result, keepOlder);
   });
   if (only) result.strangers = [];
   sortOlder(result.reports);
   return result;
+}
+
+/** A file's text, or undefined when it is over the receipt limit: one open, its size from the open file, no path lookup twice. */
+async function readSmall(path: string): Promise<string | undefined> {
+  const file = await open(path, 'r');
+  try {
+    if ((await file.stat()).size > RECEIPT_LIMIT) return undefined;
+    return await file.readFile('utf8');
+  } finally {
+    await file.close();
+  }
 }
 
 /** The depot's receipt of one site: `REPO/sites/SITE:latest`; undefined when the site never pushed one. */
