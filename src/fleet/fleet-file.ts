@@ -19,6 +19,7 @@ import { isAbsolute, join, dirname } from 'node:path';
 import { LineCounter, type Node, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import { AirlockError } from '../errors.js';
 import { YamlReader } from '../site/yaml-reader.js';
+import { fastSites, fillSites } from './fleet-sites-fast.js';
 import { selectorProblems } from '../render/selector.js';
 import type { LabelSelector } from '../render/types.js';
 import { parseDuration } from '../units.js';
@@ -95,8 +96,15 @@ export function isInlineKey(text: string): boolean {
 
 /** Parses and checks a fleet file; `file` is its path (for messages and for relative paths). */
 export function parseFleetFile(text: string, file: string): FleetFile {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const parse = (source: string) => {
+    const lineCounter = new LineCounter();
+    return { lines: lineCounter, doc: parseDocument(source, { lineCounter, prettyErrors: false, uniqueKeys: true }) };
+  };
+  // Site lists of thousands of one-line entries are read without the YAML library (src/fleet/fleet-sites-fast.ts).
+  const fast = fastSites(text);
+  let parsed = fast ? parse(fast.text) : undefined;
+  if (!parsed || !fast || !fillSites(parsed.doc, fast)) parsed = parse(text);
+  const { lines, doc } = parsed;
   const fail = (problems: string[]) =>
     new AirlockError('FLEET_INVALID', `the fleet file is not valid: ${problems.slice(0, 20).join('; ')}${problems.length > 20 ? `; and ${problems.length - 20} more` : ''}`);
   const yamlError = doc.errors[0];

@@ -4,7 +4,8 @@
  * signed it, checked against that site's key only, and reduced at once to what status and gates need (the blob
  * and commit lists are dropped): 10,000 receipts stream through in little memory.
  */
-import { readFile, readdir, stat } from 'node:fs/promises';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { verifyBytes } from '../digest.js';
 import { AirlockError, errorMessage, isAirlockError } from '../errors.js';
@@ -123,17 +124,29 @@ export async function readReceiptsDir(dir: string, sites: FleetSite[], { keepOld
   const files = entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? (e as unknown as { path: string }).path, e.name));
   const index = siteIndex(only ? sites.filter((s) => only.has(s.name)) : sites);
   const result: ReadResult = { reports: emptyReports(sites), strangers: [], skipped: 0 };
-  await mapLimit(files, 32, async (path) => {
-    const size = (await stat(path)).size;
-    if (size > RECEIPT_LIMIT) {
-      result.skipped++;
-      return;
-    }
-    fileReceipt(await readFile(path, 'utf8'), path, index, result, keepOlder);
-  });
+  // Read synchronously, 32 files between turns of the event loop (`fleet serve` stays responsive): for thousands
+  // of small files, a read through the thread pool costs five times the CPU of the read itself (~0.17 ms against
+  // ~0.03 ms a file), and the signature checks that follow are synchronous anyway.
+  for (const [i, path] of files.entries()) {
+    const text = readSmall(path);
+    if (text === undefined) result.skipped++;
+    else fileReceipt(text, path, index, result, keepOlder);
+    if (i % 32 === 31) await new Promise((resolve) => setImmediate(resolve));
+  }
   if (only) result.strangers = [];
   sortOlder(result.reports);
   return result;
+}
+
+/** A file's text, or undefined when it is over the receipt limit: one open, its size from the open file. */
+function readSmall(path: string): string | undefined {
+  const fd = openSync(path, 'r');
+  try {
+    if (fstatSync(fd).size > RECEIPT_LIMIT) return undefined;
+    return readFileSync(fd, 'utf8');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The depot's receipt of one site: `REPO/sites/SITE:latest`; undefined when the site never pushed one. */
