@@ -17,7 +17,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BINARY } from '../test/helpers/cli.js';
-import { run } from '../test/helpers/exec.js';
+import { exec, run } from '../test/helpers/exec.js';
 import { skopeoPush, tagLayout } from '../test/helpers/images.js';
 import { freePort, startRegistry } from '../test/helpers/registry.js';
 import { type Measurement, loadCell, measure, mib, paired, randomLayer, ratioCell } from './lib.js';
@@ -91,6 +91,8 @@ interface Running {
   depot(): Promise<DepotView>;
   /** Peak RSS (VmHWM), then SIGTERM. */
   stop(): Promise<number>;
+  /** Bytes the process caused to be written to storage so far (/proc/PID/io write_bytes). */
+  written(): Promise<number>;
 }
 
 /** `airlock appliance serve --depot` as a user runs it (bin/airlock.js through its shebang), on a fresh data dir. */
@@ -116,6 +118,7 @@ async function serve(dataDir: string, trustPath: string, depot: string, interval
     listeningAt,
     api,
     depot: async () => (await api<{ depot: DepotView }>('/api/v1/status')).depot,
+    written: async () => Number(/write_bytes: (\d+)/.exec(await readFile(`/proc/${child.pid}/io`, 'utf8'))?.[1] ?? 0),
     async stop() {
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
@@ -188,6 +191,9 @@ async function main(): Promise<void> {
     // 1. A fresh appliance with --depot vs skopeo copy --all of the same image manifests from the same registry.
     let n = 0;
     const rssAll: number[] = [];
+    const oursWritten: number[] = [];
+    const peerWritten: number[] = [];
+    const peerSync: number[] = [];
     const phases: { total: number; start: number; check: number; importing: number }[] = [];
     const ours = async (): Promise<Measurement> => {
       const dir = k(`appliance-${n++}`);
@@ -195,6 +201,7 @@ async function main(): Promise<void> {
       try {
         const done = await applied(app, 1);
         const seconds = (Date.parse(done.finishedAt) - app.spawnedAt) / 1000;
+        oursWritten.push(await app.written());
         const importStart = Date.parse(done.startedAt);
         phases.push({ total: seconds, start: (app.listeningAt - app.spawnedAt) / 1000, check: (importStart - app.listeningAt) / 1000, importing: (Date.parse(done.finishedAt) - importStart) / 1000 });
         const rss = await app.stop();
@@ -208,17 +215,26 @@ async function main(): Promise<void> {
     const peer = async (): Promise<Measurement> => {
       const dir = k('skopeo-oci');
       await rm(dir, { recursive: true, force: true });
+      const t0 = process.hrtime.bigint();
       const script = manifests.map((d, i) => `skopeo copy --quiet --all --src-tls-verify=false docker://${registry.host}/${REPO}@${d} oci:${dir}:img${i + 1}`).join(' && ');
-      const m = await measure('sh', ['-c', script]);
+      // GNU time's "File system outputs" (512-byte blocks, skopeo included: sh waits for it)
+      const res = await exec('/usr/bin/time', ['-v', 'sh', '-c', script]);
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      if (res.code !== 0) throw new Error(`skopeo exited ${res.code}: ${res.stderr.slice(-2000)}`);
+      peerWritten.push(512 * Number(/File system outputs: (\d+)/.exec(res.stderr)?.[1] ?? 0));
+      // skopeo does not sync; the appliance fsyncs what it stores: the time of the sync right after, apart
+      peerSync.push((await measure('sync', [])).seconds);
       await rm(dir, { recursive: true, force: true });
-      return m;
+      return { seconds, maxRssKiB: Number(/Maximum resident set size \(kbytes\): (\d+)/.exec(res.stderr)?.[1] ?? 0) };
     };
     log(`${runs} pairs: appliance --depot vs skopeo copy --all`);
     const pull = await paired(runs, ours, peer);
     log(`pull ratios ${pull.ratios.map((r) => r.toFixed(2)).join(' ')}`);
     // The same pairs with the appliance's import alone (started to applied): its process start set apart. Each pair's
     // skopeo time is the pair's appliance time over the pair's ratio.
-    const importRatios = phases.map((p, i) => p.importing / (p.total / (pull.ratios[i] ?? 1)));
+    const peerSeconds = phases.map((p, i) => p.total / (pull.ratios[i] ?? 1));
+    const importRatios = phases.map((p, i) => p.importing / (peerSeconds[i] ?? 1));
+    const syncedRatios = phases.map((p, i) => p.total / ((peerSeconds[i] ?? 0) + (peerSync[i] ?? 0)));
     // What the process start is made of: loading the appliance's modules, and of them the Kubernetes client alone.
     const loads: { server: number[]; kube: number[]; bare: number[] } = { server: [], kube: [], bare: [] };
     for (let i = 0; i < 3; i++) {
@@ -273,6 +289,8 @@ async function main(): Promise<void> {
       `| fresh \`appliance serve --depot\`, spawn to the import applied (import record's \`finishedAt\`) vs \`skopeo copy --all docker://REG/REPO@DIGEST oci:DIR\` of the same 3 image manifests | ${pull.ours.seconds.toFixed(2)} s | ${pull.peer.seconds.toFixed(2)} s | ${ratioCell(pull, 1.0)} | ≤ 1.0× | ${mib(peakRss)} | ${loadCell(pull)} |`,
       '',
       `Where the appliance's time goes (median of its ${runs} runs): process start to listening ${med(phases.map((p) => p.start)).toFixed(2)} s; first poll, signature and manifests until the import starts ${med(phases.map((p) => p.check)).toFixed(2)} s; the import, started to applied ${med(phases.map((p) => p.importing)).toFixed(2)} s. The import alone against the same pairs' skopeo runs: **${med(importRatios).toFixed(2)}×** (pairs ${Math.min(...importRatios).toFixed(2)}–${Math.max(...importRatios).toFixed(2)}×). Of the process start, in the same run (median of 3, \`node -e\`): loading \`dist/appliance/server.js\` ${med(loads.server).toFixed(2)} s, \`@kubernetes/client-node\` alone ${med(loads.kube).toFixed(2)} s (loaded at start even with no cluster), a bare \`node\` ${med(loads.bare).toFixed(2)} s. Peak RSS of each run: ${rssAll.map(mib).join(', ')}.`,
+      '',
+      `Against skopeo followed by \`sync\` (skopeo does not sync; the appliance fsyncs what it stores before it says applied; the \`sync\` also flushes whatever else the shared machine wrote): **${med(syncedRatios).toFixed(2)}×** (pairs ${Math.min(...syncedRatios).toFixed(2)}–${Math.max(...syncedRatios).toFixed(2)}×; sync ${med(peerSync).toFixed(2)} s median). Written to storage per run (median): appliance ${mib(med(oursWritten) / 1024)} (/proc/PID/io \`write_bytes\`: the ingest file of each fetched blob, then the store), skopeo ${mib(med(peerWritten) / 1024)} (GNU time's file system outputs).`,
       '',
       '| one-layer delta (release 2 replaces one layer of img3 with a new one) | figure | target |',
       '|---|---|---|',
