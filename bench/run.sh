@@ -9,3 +9,4 @@ node dist/bench/sneakernet-bench.js
 node dist/bench/reconcile-bench.js
 node dist/bench/placement-bench.js
 node dist/bench/chart-bench.js
+node dist/bench/depot-bench.js
