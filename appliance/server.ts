@@ -34,9 +34,9 @@ import { ImportManager } from './import/manager.js';
 import { DEFAULT_KEEP, collectGarbage, gcFields } from './gc/collect.js';
 import { gcRouter } from './gc/route.js';
 import { finishPublish } from './import/pipeline.js';
-import { Cluster } from './reconcile/cluster.js';
+import type { Cluster } from './reconcile/cluster.js';
 import { Reconciler } from './reconcile/reconciler.js';
-import { connectClusters, implicitSite } from './reconcile/targets.js';
+import { implicitSite } from './reconcile/implicit-site.js';
 import type { Site } from '../src/site/site-file.js';
 import { ExternalRegistry } from './registry/external.js';
 import { registryHandler } from './registry/serve.js';
@@ -254,6 +254,8 @@ async function startWithServer(
   if (site) {
     const ownHost = address.address === '0.0.0.0' || address.address === '::' ? `${hostname()}:${address.port}` : `${host}:${address.port}`;
     const registryHost = opts.registryHost ?? (opts.registry ? new URL(opts.registry).host : ownHost);
+    // The Kubernetes client loads only for an appliance that has clusters (module loading: about 3.5 s).
+    const { connectClusters } = await import('./reconcile/targets.js');
     const clusters = connectClusters(site, opts.env ?? process.env, opts.kubeTimeoutMs);
     ctx.reconciler = new Reconciler(ctx, {
       site: site.name,
@@ -310,6 +312,7 @@ async function startWithServer(
 async function checkKubeconfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<Cluster | undefined> {
   const what = kubeconfig ? `--kubeconfig ${kubeconfig}` : 'the in-cluster service account';
   try {
+    const { Cluster } = await import('./reconcile/cluster.js');
     const cluster = Cluster.connect(kubeconfig, env);
     if (!cluster) return undefined;
     const kc = cluster.kubeConfig;

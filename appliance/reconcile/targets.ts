@@ -7,7 +7,7 @@ import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
 import { KubeConfig } from '@kubernetes/client-node';
 import { AirlockError, errorMessage } from '../../src/errors.js';
-import { type Site, parseSiteFile, singleClusterSite } from '../../src/site/site-file.js';
+import { type Site, parseSiteFile } from '../../src/site/site-file.js';
 import { Cluster } from './cluster.js';
 import type { ReconcileCluster } from './reconciler.js';
 
@@ -38,12 +38,7 @@ export async function loadSiteFile(path: string, env: NodeJS.ProcessEnv = proces
   return site;
 }
 
-/** The site an appliance without a site file stands for: `local` from --kubeconfig or the service account, or none. */
-export function implicitSite(name: string, kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Site | undefined {
-  if (kubeconfig) return singleClusterSite(name, { kubeconfig });
-  if (env.KUBERNETES_SERVICE_HOST) return singleClusterSite(name, { inCluster: true });
-  return undefined;
-}
+export { implicitSite } from './implicit-site.js';
 
 /** A client per cluster of the site. */
 export function connectClusters(site: Site, env: NodeJS.ProcessEnv, timeoutMs?: number): ReconcileCluster[] {

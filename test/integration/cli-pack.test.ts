@@ -53,7 +53,7 @@ describe('the npm package', () => {
     const bin = join(prefix, 'bin', 'airlock');
 
     const version2 = await exec(bin, ['--version'], { cwd: dir });
-    expect(version2.stdout).toMatch(/^airlock \d+\.\d+\.\d+ \(node v[\d.]+ --initial-old-space-size=128\)\n$/);
+    expect(version2.stdout).toMatch(/^airlock \d+\.\d+\.\d+ \(node v[\d.]+ --initial-old-space-size=128\)\nhelm v4\.[\d.]+\S*\nkustomize v[\d.]+ \(kubectl kustomize\)\n$/);
     const json = await exec(bin, ['version', '--json'], { cwd: dir });
     expect(JSON.parse(json.stdout)).toMatchObject({ apiVersion: 'airlock.dev/v1', version: expect.stringMatching(/^\d+\.\d+\.\d+$/) });
 

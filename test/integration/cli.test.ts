@@ -35,7 +35,8 @@ describe('airlock CLI', () => {
   it('runs as an executable whose shebang starts Node with the heap setting of ADR 008, and reports it', async () => {
     const version = await airlock(['--version']);
     expect(version.code).toBe(0);
-    expect(version.stdout).toMatch(/^airlock \d+\.\d+\.\d+ \(node v\d+\.\d+\.\d+ --initial-old-space-size=128\)\n$/);
+    // then the helm and kustomize found (the tests' PATH has helm v4 and kubectl's kustomize)
+    expect(version.stdout).toMatch(/^airlock \d+\.\d+\.\d+ \(node v\d+\.\d+\.\d+ --initial-old-space-size=128\)\nhelm v4\.[\d.]+\S*\nkustomize v[\d.]+ \(kubectl kustomize\)\n$/);
   });
 
   it('runs keys generate, trust init, bundle create, verify and inspect end to end', async () => {
