@@ -153,6 +153,7 @@ async function onSite(k: (name: string) => string): Promise<void> {
   );
   if (cluster) await showCluster(appliance.url, token, cluster.kubeconfig);
   else process.stdout.write('cluster:  not reconciled (run `npm test` once: it builds a local Kubernetes API server, and the demo then syncs it too)\n\n');
+  await headquarters(k, appliance.url, appliance.adminTokenPath);
   if (process.stdout.isTTY) {
     process.stdout.write('The appliance keeps running; press Ctrl-C to stop it.\n');
     await new Promise<void>((resolve) => process.once('SIGINT', () => resolve()));
@@ -160,6 +161,26 @@ async function onSite(k: (name: string) => string): Promise<void> {
   await appliance.close();
   await cluster?.stop();
   process.stdout.write('Done.\n');
+}
+
+/**
+ * Back at headquarters: the site's signed receipt (carried on a stick here; with --depot it is pushed to the
+ * registry) read by `airlock fleet status` against a fleet file that lists the site and its appliance key.
+ */
+async function headquarters(k: (name: string) => string, url: string, tokenFile: string): Promise<void> {
+  await mkdir(k('receipts'), { recursive: true });
+  await run(['appliance', 'receipt', '--server', url, '--token-file', tokenFile, '-o', k('receipts/store-0042.json'), '--key-out', k('store-0042.pub')]);
+  await rm(k('store-0043.key'), { force: true });
+  await rm(k('store-0043.pub'), { force: true });
+  await run(['keys', 'generate', '--out', k('store-0043'), '--name', 'store-0043 appliance (a second site, not started here)']);
+  await writeFile(
+    k('fleet.yaml'),
+    'apiVersion: airlock.dev/v1\nkind: Fleet\nstale: 24h\nsites:\n  - {name: store-0042, labels: {region: eu, ring: canary}, key: store-0042.pub}\n  - {name: store-0043, labels: {region: eu}, key: store-0043.pub}\nwaves:\n  - {name: canary, selector: {matchLabels: {ring: canary}}, gate: {healthy: 100%, soak: 30m}}\n  - {name: everyone, selector: {}}\n',
+  );
+  await run(['fleet', 'status', '-f', k('fleet.yaml'), '--receipts', k('receipts'), '--head', k('store-edge.airlock'), '--by', 'region']);
+  process.stdout.write(
+    '  store-0042 counts as degraded while its Deployment is Progressing (the demo API server has no kubelet);\n  store-0043 has sent no receipt yet: never-reported, never counted healthy. A wave waits for both.\n\n',
+  );
 }
 
 /** Waits for the first sync of the demo bundle and shows what the cluster now holds. */
