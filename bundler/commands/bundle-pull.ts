@@ -1,9 +1,8 @@
-import { type Command, STDIO, UsageError, listOpt, stringOpt, writeJson } from '../../src/command.js';
+import { type Command, STDIO, UsageError, stringOpt, writeJson } from '../../src/command.js';
 import { createProgress } from '../../src/progress.js';
 import { formatBytes } from '../../src/units.js';
 import { streamOutput } from '../../src/bundle/archive-output.js';
-import { loadDockerCredentials } from '../../src/registry/credentials.js';
-import { connectDepot } from '../../src/depot/connect.js';
+import { connectDepotFromFlags } from './depot-flags.js';
 import { parseDepotRef } from '../../src/depot/layout.js';
 import { pullBundle } from '../../src/depot/pull.js';
 import { statementVerifier, unverifiedStatement } from '../../keys/statement-verifier.js';
@@ -54,14 +53,7 @@ Options:
     const trust = trustPath
       ? loadTrustRoot(await readTrustRootFile(trustPath), ctx.now(), trustPath)
       : undefined;
-    const { repo, close } = await connectDepot({
-      ref,
-      credentials: await loadDockerCredentials(),
-      cacerts: listOpt(values, 'cacert'),
-      insecure: values.insecure === true,
-      plainHttp: values['plain-http'] === true,
-      env: process.env,
-    });
+    const { repo, close } = await connectDepotFromFlags(ref, values);
     const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'pulling' });
     try {
       const result = await pullBundle({

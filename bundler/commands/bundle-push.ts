@@ -1,9 +1,8 @@
-import { type Command, UsageError, listOpt, stringOpt, writeJson } from '../../src/command.js';
+import { type Command, UsageError, stringOpt, writeJson } from '../../src/command.js';
 import { createProgress } from '../../src/progress.js';
 import { formatBytes } from '../../src/units.js';
-import { loadDockerCredentials } from '../../src/registry/credentials.js';
 import { scanBundle } from '../../src/depot/bundle-source.js';
-import { connectDepot } from '../../src/depot/connect.js';
+import { connectDepotFromFlags } from './depot-flags.js';
 import { parseDepotRef } from '../../src/depot/layout.js';
 import { pushBundle } from '../../src/depot/push.js';
 import { unverifiedPartsIndex, verifyPartsIndex } from '../../keys/parts.js';
@@ -65,14 +64,7 @@ Options:
     if (ref.tag && ref.tag !== bundle.contents.statement.channel) {
       throw new UsageError(`${target} names tag "${ref.tag}", but this bundle is for channel "${bundle.contents.statement.channel}": the channel tag is the statement's; give oci://HOST/REPO`);
     }
-    const { repo, close } = await connectDepot({
-      ref,
-      credentials: await loadDockerCredentials(),
-      cacerts: listOpt(values, 'cacert'),
-      insecure: values.insecure === true,
-      plainHttp: values['plain-http'] === true,
-      env: process.env,
-    });
+    const { repo, close } = await connectDepotFromFlags(ref, values);
     const progress = createProgress({ stream: ctx.stderr, enabled: ctx.interactive && !ctx.json, label: 'pushing' });
     progress.setTotal(bundle.size);
     try {

@@ -1,9 +1,8 @@
 /** What `fleet status`, `fleet promote` and `fleet serve` share: the fleet file, where receipts come from, heads. */
 import { dirname, join } from 'node:path';
-import { type OptionSpec, type OptionValues, UsageError, listOpt, stringOpt } from '../../src/command.js';
-import { connectDepot } from '../../src/depot/connect.js';
+import { type OptionSpec, type OptionValues, UsageError, stringOpt } from '../../src/command.js';
+import { connectDepotFromFlags } from './depot-flags.js';
 import { parseDepotRef } from '../../src/depot/layout.js';
-import { loadDockerCredentials } from '../../src/registry/credentials.js';
 import type { RegistryRepository } from '../../src/registry/repository.js';
 import { bundleHeads, depotHead } from '../../src/fleet/heads.js';
 import { keepReceipt } from '../../src/fleet/history.js';
@@ -48,13 +47,7 @@ export async function openFleet(values: OptionValues): Promise<Opened> {
   if (receipts) return { fleet, source: { kind: 'receipts', dir: receipts }, history };
   const url = depotFlag ?? fleet.depot;
   if (!url) throw new UsageError(`say where the receipts are: --depot oci://HOST/REPO, --receipts DIR, or depot: in ${fleetPath}`);
-  const { repo, close } = await connectDepot({
-    ref: parseDepotRef(url),
-    credentials: await loadDockerCredentials(),
-    cacerts: listOpt(values, 'cacert'),
-    insecure: values.insecure === true,
-    env: process.env,
-  });
+  const { repo, close } = await connectDepotFromFlags(parseDepotRef(url), values);
   return { fleet, source: { kind: 'depot', url, repo, close }, history };
 }
 
