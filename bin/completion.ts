@@ -75,7 +75,7 @@ function fish(commands: Command[]): string {
   return `${lines.join('\n')}\n`;
 }
 
-export function completionCommand(commands: () => Command[]): Command {
+export function completionCommand(load: () => Promise<Command[]>): Command {
   return {
     path: ['completion'],
     summary: 'print a shell completion script (bash, zsh or fish)',
@@ -91,7 +91,8 @@ Prints a script that completes airlock's commands and options in your shell.
     async run(_values, positionals, ctx) {
       const shell = positionals[0] ?? '';
       if (!(SHELLS as readonly string[]).includes(shell)) throw new UsageError(`no completion for shell "${shell}": give one of ${SHELLS.join(', ')}`);
-      ctx.stdout.write(shell === 'bash' ? bash(commands()) : shell === 'zsh' ? zsh(commands()) : fish(commands()));
+      const commands = await load();
+      ctx.stdout.write(shell === 'bash' ? bash(commands) : shell === 'zsh' ? zsh(commands) : fish(commands));
     },
   };
 }

@@ -14,15 +14,15 @@ const GROUPS: Record<string, string> = {
 export const GLOBAL_HELP = 'Every command takes --help, --json (one JSON document on stdout, also on failure) and --debug.';
 
 /** The words that lead to commands: group names and one-word commands. */
-export function firstWords(commands: Command[]): string[] {
+export function firstWords(commands: readonly { path: string[] }[]): string[] {
   return [...new Set(commands.map((c) => c.path[0] ?? '')), 'help'];
 }
 
-export function isGroup(commands: Command[], word: string): boolean {
+export function isGroup(commands: readonly { path: string[] }[], word: string): boolean {
   return commands.some((c) => c.path.length > 1 && c.path[0] === word);
 }
 
-export function groupCommands(commands: Command[], group: string): Command[] {
+export function groupCommands<T extends { path: string[] }>(commands: readonly T[], group: string): T[] {
   return commands.filter((c) => c.path.length > 1 && c.path[0] === group);
 }
 
@@ -63,13 +63,13 @@ export function commandHelp(command: Command): string {
   return `${command.help}\n\n${GLOBAL_HELP}\n`;
 }
 
-export type Resolved =
-  | { kind: 'command'; command: Command; rest: string[] }
+export type Resolved<T = Command> =
+  | { kind: 'command'; command: T; rest: string[] }
   | { kind: 'group'; group: string; rest: string[] }
   | { kind: 'unknown'; message: string; group?: string };
 
 /** What the leading words of `words` name: a command (and the arguments after it), a group, or nothing. */
-export function resolve(commands: Command[], words: string[]): Resolved {
+export function resolve<T extends { path: string[] }>(commands: readonly T[], words: string[]): Resolved<T> {
   const first = words[0] ?? '';
   const command = commands.find((c) => c.path.every((w, i) => words[i] === w));
   if (command) return { kind: 'command', command, rest: words.slice(command.path.length) };

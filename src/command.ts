@@ -39,6 +39,15 @@ export interface Command {
   run(values: OptionValues, positionals: string[], ctx: CommandContext): Promise<number | void>;
 }
 
+/**
+ * A command by its words, loaded when it runs: `airlock render` does not load the modules of the appliance or the
+ * fleet page (bin/main.ts). `test/unit/cli-docs.test.ts` checks each path against the loaded command's.
+ */
+export interface CommandRef {
+  path: string[];
+  load(): Promise<Command>;
+}
+
 /** Raised by commands for bad usage: exit code 2. */
 export class UsageError extends Error {
   override name = 'UsageError';

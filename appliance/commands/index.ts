@@ -1,7 +1,9 @@
-import type { Command } from '../../src/command.js';
-import { applianceGc } from './gc.js';
-import { applianceImport } from './import.js';
-import { applianceReceipt } from './receipt.js';
-import { applianceServe } from './serve.js';
+import type { CommandRef } from '../../src/command.js';
 
-export const applianceCommands: Command[] = [applianceServe, applianceImport, applianceReceipt, applianceGc];
+/** Loaded on use (CommandRef). */
+export const applianceCommands: CommandRef[] = [
+  { path: ['appliance', 'serve'], load: async () => (await import('./serve.js')).applianceServe },
+  { path: ['appliance', 'import'], load: async () => (await import('./import.js')).applianceImport },
+  { path: ['appliance', 'receipt'], load: async () => (await import('./receipt.js')).applianceReceipt },
+  { path: ['appliance', 'gc'], load: async () => (await import('./gc.js')).applianceGc },
+];

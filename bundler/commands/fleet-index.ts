@@ -1,6 +1,8 @@
-import type { Command } from '../../src/command.js';
-import { fleetPromote } from './fleet-promote.js';
-import { fleetServe } from './fleet-serve.js';
-import { fleetStatus } from './fleet-status.js';
+import type { CommandRef } from '../../src/command.js';
 
-export const fleetCommands: Command[] = [fleetStatus, fleetPromote, fleetServe];
+/** Loaded on use (CommandRef). */
+export const fleetCommands: CommandRef[] = [
+  { path: ['fleet', 'status'], load: async () => (await import('./fleet-status.js')).fleetStatus },
+  { path: ['fleet', 'promote'], load: async () => (await import('./fleet-promote.js')).fleetPromote },
+  { path: ['fleet', 'serve'], load: async () => (await import('./fleet-serve.js')).fleetServe },
+];

@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { stringify } from 'yaml';
+import { emitYaml } from '../../src/yaml-emit.js';
 import { type Command, UsageError, stringOpt, writeJson } from '../../src/command.js';
 import { AirlockError } from '../../src/errors.js';
 import { type DesiredObject, groupOf } from '../../src/kube/desired.js';
@@ -93,7 +93,7 @@ Options:
       for (const r of results.filter((x) => x.ok)) {
         const dir = join(outDir, r.cluster);
         await mkdir(dir, { recursive: true });
-        for (const o of r.objects) await writeFile(join(dir, objectFileName(o.object)), stringify(o.object));
+        for (const o of r.objects) await writeFile(join(dir, objectFileName(o.object)), emitYaml(o.object));
         await writeFile(join(dir, 'account.json'), `${JSON.stringify(r.account, null, 2)}\n`);
         if (!ctx.json) ctx.stdout.write(`cluster ${r.cluster}: ${r.objects.length} object(s) written to ${dir}\n`);
       }
@@ -101,7 +101,7 @@ Options:
       for (const r of results.filter((x) => x.ok)) {
         const placed = r.account.sources.filter((s) => s.placed).map((s) => `${s.kind} ${s.name}`);
         ctx.stdout.write(`# cluster ${r.cluster}: ${r.objects.length} object(s) from ${placed.length ? placed.join(', ') : 'no source'}\n`);
-        for (const o of r.objects) ctx.stdout.write(`---\n${stringify(o.object)}`);
+        ctx.stdout.write(r.objects.map((o) => `---\n${emitYaml(o.object)}`).join(''));
       }
     }
     return failed.length ? 1 : 0;

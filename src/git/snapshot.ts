@@ -5,10 +5,19 @@
 import * as fs from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { join, resolve as resolvePath } from 'node:path';
-import git from 'isomorphic-git';
-import http from 'isomorphic-git/http/node';
 import { AirlockError, errorMessage } from '../errors.js';
 import { type GitObjectType, type WrittenGitBundle, writeGitBundle } from './bundle-file.js';
+import type IsoGitModule from 'isomorphic-git';
+import type IsoHttpModule from 'isomorphic-git/http/node';
+
+type IsoGit = typeof IsoGitModule;
+type IsoHttp = typeof IsoHttpModule;
+let isoGitLoaded: Promise<{ git: IsoGit; http: IsoHttp }> | undefined;
+/** isomorphic-git, loaded on first use: its SHA-1 and buffer modules cost 0.15 s at start to every command. */
+function isoGit(): Promise<{ git: IsoGit; http: IsoHttp }> {
+  isoGitLoaded ??= Promise.all([import('isomorphic-git'), import('isomorphic-git/http/node')]).then(([g, h]) => ({ git: g.default, http: h.default }));
+  return isoGitLoaded;
+}
 
 export interface GitSource {
   /** The git directory to read objects from. */
@@ -36,6 +45,7 @@ export function isRemoteUrl(url: string): boolean {
 
 /** Finds the commit a ref names, fetching a remote repository first. */
 export async function fetchSource({ url, ref, workDir, baseDir = process.cwd(), onProgress }: FetchSourceOptions): Promise<GitSource> {
+  const { git, http } = await isoGit();
   const what = `git ${url} at ${ref}`;
   let gitdir: string;
   if (isRemoteUrl(url)) {
@@ -63,6 +73,7 @@ export async function fetchSource({ url, ref, workDir, baseDir = process.cwd(), 
 }
 
 async function resolveLocal(gitdir: string, ref: string, what: string): Promise<GitSource> {
+  const { git } = await isoGit();
   if (SHA1.test(ref)) return { gitdir, commit: await peelToCommit(gitdir, ref, what), refName: 'refs/heads/snapshot' };
   for (const candidate of [`refs/heads/${ref}`, `refs/tags/${ref}`, `refs/remotes/origin/${ref}`, ref]) {
     try {
@@ -77,12 +88,14 @@ async function resolveLocal(gitdir: string, ref: string, what: string): Promise<
 }
 
 async function remoteRefName(gitdir: string, ref: string): Promise<string> {
+  const { git } = await isoGit();
   if (ref.startsWith('refs/')) return ref;
   const tags = await git.listTags({ fs, gitdir }).catch(() => [] as string[]);
   return tags.includes(ref) ? `refs/tags/${ref}` : `refs/heads/${ref}`;
 }
 
 async function peelToCommit(gitdir: string, oid: string, what: string): Promise<string> {
+  const { git } = await isoGit();
   let current = oid;
   for (let depth = 0; depth < 10; depth++) {
     let obj;
@@ -106,6 +119,7 @@ async function peelToCommit(gitdir: string, oid: string, what: string): Promise<
  * Excluded commits met on the walk are added to `boundary`: a bundle of the result needs exactly those.
  */
 export async function reachableObjects(gitdir: string, commits: string[], exclude: Set<string> = new Set(), boundary?: Set<string>): Promise<string[]> {
+  const { git } = await isoGit();
   const seen = new Set<string>();
   const order: string[] = [];
   const stack = [...commits];
@@ -147,6 +161,7 @@ export interface SnapshotBundleOptions {
 }
 
 export async function writeSnapshotBundle({ source, out, haves = [] }: SnapshotBundleOptions): Promise<WrittenGitBundle & { prerequisites: string[] }> {
+  const { git } = await isoGit();
   const { gitdir, commit, refName } = source;
   const held: string[] = [];
   for (const oid of haves) if (await hasObject(gitdir, oid)) held.push(oid);
@@ -164,6 +179,7 @@ export async function writeSnapshotBundle({ source, out, haves = [] }: SnapshotB
 }
 
 async function hasObject(gitdir: string, oid: string): Promise<boolean> {
+  const { git } = await isoGit();
   try {
     await git.readObject({ fs, gitdir, oid, format: 'deflated' });
     return true;
@@ -174,6 +190,7 @@ async function hasObject(gitdir: string, oid: string): Promise<boolean> {
 
 /** The files under `path` in the commit's tree (for manifests kept in Git), with their contents. */
 export async function readTreeFiles(gitdir: string, commit: string, path: string): Promise<{ path: string; content: Buffer }[]> {
+  const { git } = await isoGit();
   const clean = path.replace(/^\.?\/+/, '').replace(/\/+$/, '');
   const { commit: c } = await git.readCommit({ fs, gitdir, oid: commit });
   let oid = c.tree;

@@ -2,7 +2,7 @@
  * A YAML file split into its documents as text (on `---` lines), each with the line it starts on, so values can be
  * substituted per object before parsing and every message names the file's own line. Pure.
  */
-import { parseDocument } from 'yaml';
+import { loadYaml } from '../yaml-load.js';
 import type { KubeObject } from '../manifests/documents.js';
 
 export const SUBSTITUTE_ANNOTATION = 'airlock.dev/substitute';
@@ -42,14 +42,8 @@ export function splitDocuments(text: string): DocumentText[] {
 
 /** The document as written, when it parses: for its name in messages and its substitute annotation. */
 export function rawObject(text: string): KubeObject | undefined {
-  const doc = parseDocument(text, { prettyErrors: false });
-  if (doc.errors.length) return undefined;
-  let v: unknown;
-  try {
-    v = doc.toJS({ maxAliasCount: 100 }) as unknown;
-  } catch {
-    return undefined; // an alias that does not resolve: the substituted parse reports it
-  }
+  // unparsable (an alias that does not resolve, say): the substituted parse reports it
+  const { value: v } = loadYaml(text);
   return v !== null && typeof v === 'object' && !Array.isArray(v) ? (v as KubeObject) : undefined;
 }
 

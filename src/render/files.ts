@@ -3,9 +3,9 @@
  * per object, `NAMESPACE/KIND[.GROUP]_NAME.yaml` (objects without a namespace at the top), keys sorted, so the same
  * objects give the same bytes whatever order they were built in. Pure.
  */
-import { stringify } from 'yaml';
 import { groupOf } from '../kube/desired.js';
 import type { KubeObject } from '../manifests/documents.js';
+import { emitYaml } from '../yaml-emit.js';
 
 export interface TreeFile {
   path: string;
@@ -28,7 +28,7 @@ export function objectPath(o: KubeObject): string {
 
 /** Stable YAML: keys sorted at every level, no folded lines. */
 export function stableYaml(o: unknown): string {
-  return stringify(o, { sortMapEntries: true, lineWidth: 0 });
+  return emitYaml(o, { sortKeys: true });
 }
 
 /** The tree of a placement's objects, sorted by path. */

@@ -5,7 +5,7 @@
  * document parsed with neutral placeholders, the value injected YAML structure and the document is refused
  * (docs/adr/015-values-and-overrides.md). Pure.
  */
-import { parseDocument } from 'yaml';
+import { loadYaml } from '../yaml-load.js';
 
 const REFERENCE = /\$(\$?)\{([^}]*)\}/g;
 const NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -126,16 +126,7 @@ export function sameShape(neutral: unknown, real: unknown): boolean {
 }
 
 /** A document's text parsed to plain data, or the first error (a parse error, or an alias that does not resolve). */
-function load(text: string): { value?: unknown; error?: string } {
-  const doc = parseDocument(text, { prettyErrors: false, uniqueKeys: true });
-  const first = doc.errors[0];
-  if (first) return { error: first.message.split('\n')[0] ?? '' };
-  try {
-    return { value: doc.toJS({ maxAliasCount: 100 }) as unknown };
-  } catch (err) {
-    return { error: err instanceof Error ? err.message : String(err) };
-  }
-}
+const load = loadYaml;
 
 /**
  * Substitutes one YAML document's text and parses it. Returns the object (or undefined for an empty document), or

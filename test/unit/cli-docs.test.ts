@@ -2,7 +2,7 @@
 import { readFile, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { commands } from '../../bin/main.js';
+import { commandRefs, loadCommands } from '../../bin/main.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -10,7 +10,7 @@ describe('docs/ holds the contract', () => {
   it('docs/cli.md names every command and every flag', async () => {
     const doc = await readFile(join(ROOT, 'docs', 'cli.md'), 'utf8');
     const missing: string[] = [];
-    for (const c of commands) {
+    for (const c of await loadCommands()) {
       const name = `airlock ${c.path.join(' ')}`;
       const at = doc.indexOf(`### \`${name}\``);
       if (at < 0) missing.push(name);
@@ -18,6 +18,12 @@ describe('docs/ holds the contract', () => {
       for (const flag of Object.keys(c.options)) if (!section.includes(`--${flag}`)) missing.push(`${name} --${flag}`);
     }
     expect(missing).toEqual([]);
+  });
+
+  it('each command is listed under its own words, so that it loads only when those words are given', async () => {
+    const loaded = await loadCommands();
+    expect(loaded.map((c) => c.path)).toEqual(commandRefs.map((r) => r.path));
+    expect(new Set(commandRefs.map((r) => r.path.join(' '))).size).toBe(commandRefs.length);
   });
 
   it('README, docs and code point at no document outside the repository', async () => {
