@@ -55,7 +55,9 @@ function numberText(n: number): string {
 type Plain = null | boolean | number | string | Plain[] | { [key: string]: Plain };
 
 function normalise(v: unknown): Plain | undefined {
-  if (v !== null && typeof v === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') return (v as { toJSON: () => Plain }).toJSON();
+  const t = typeof v;
+  if (t === 'string' || t === 'number' || t === 'boolean') return v as Plain;
+  if (v !== null && t === 'object' && typeof (v as { toJSON?: unknown }).toJSON === 'function') return (v as { toJSON: () => Plain }).toJSON();
   if (v === undefined || typeof v === 'function' || typeof v === 'symbol') return undefined;
   if (typeof v === 'bigint') return Number(v);
   return v as Plain;
@@ -71,8 +73,19 @@ function inline(v: Plain): string | undefined {
   return Object.keys(v).some((k) => normalise(v[k]) !== undefined) ? undefined : '{}';
 }
 
+/** Keys repeat (name, metadata, labels…): their text is worked out once per emitYaml call. */
+function keyText(cache: Map<string, string>, k: string): string {
+  let t = cache.get(k);
+  if (t === undefined) {
+    t = scalarText(k);
+    cache.set(k, t);
+  }
+  return t;
+}
+
 class Writer {
   out: string[] = [];
+  readonly keyCache = new Map<string, string>();
   constructor(private readonly sort: boolean) {}
 
   keys(o: { [key: string]: Plain }): string[] {
@@ -123,7 +136,7 @@ class Writer {
 
   map(o: { [key: string]: Plain }, indent: string, firstInline: boolean): void {
     this.keys(o).forEach((k, i) => {
-      this.out.push(`${i === 0 && firstInline ? '' : indent}${scalarText(k)}:`);
+      this.out.push(`${i === 0 && firstInline ? '' : indent}${keyText(this.keyCache, k)}:`);
       this.value(normalise(o[k]) as Plain, indent, false);
     });
   }
