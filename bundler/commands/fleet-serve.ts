@@ -63,7 +63,7 @@ ${SOURCE_HELP}
     };
     timer = setTimeout(() => void refresh(), refreshMs);
 
-    const app = fleetApp({ accounts, snapshot: () => snap, now: ctx.now, secure: false });
+    const app = fleetApp({ accounts, snapshot: () => snap, now: ctx.now, secure: false, log: (line) => ctx.stderr.write(`${line}\n`) });
     const server = app.listen(Number(m[2]), m[1] || '127.0.0.1');
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     const url = `http://${m[1]}:${(server.address() as AddressInfo).port}`;
