@@ -10,6 +10,9 @@ import { evaluateSignatures, short } from './policy.js';
 
 export const RECEIPT_PAYLOAD_TYPE = 'application/vnd.airlock.receipt.v1+json';
 
+/** How many drifted objects a placement of a receipt names at most (the count says how many there are). */
+export const DRIFTED_NAMES = 20;
+
 export interface ReceiptChannel {
   channel: string;
   name: string;
@@ -29,6 +32,11 @@ export interface ReceiptPlacement {
   sync: string;
   health: string;
   drifted: number;
+  /**
+   * The drifted objects by name (`Deployment shop/web`, `Namespace shop`: kind, then namespace/name), sorted, at
+   * most DRIFTED_NAMES of them; `drifted` is the full count. Absent in receipts of appliances before it.
+   */
+  driftedObjects?: string[];
   /** When the placement's state was last checked against its cluster (ISO 8601), null before the first check. */
   checkedAt: string | null;
   reason?: string;
@@ -93,6 +101,9 @@ function shapeProblem(r: Receipt): string | undefined {
   if (r.site !== undefined && typeof r.site !== 'string') return 'the receipt names its site with something other than a string';
   if (r.placements !== undefined && !(Array.isArray(r.placements) && r.placements.every((p) => typeof p?.cluster === 'string' && typeof p.channel === 'string' && typeof p.drifted === 'number'))) {
     return 'the receipt lists a malformed placement';
+  }
+  if (r.placements?.some((p) => p.driftedObjects !== undefined && !(Array.isArray(p.driftedObjects) && p.driftedObjects.length <= DRIFTED_NAMES && p.driftedObjects.every((o) => typeof o === 'string')))) {
+    return `the receipt names a placement's drifted objects with something other than a list of at most ${DRIFTED_NAMES} strings`;
   }
   if (!r.blobs.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d))) return 'the receipt lists a malformed blob digest';
   if (!r.git.every((g) => typeof g?.name === 'string' && Array.isArray(g.commits) && g.commits.every((c) => typeof c === 'string' && /^[a-f0-9]{40}$/.test(c)))) {

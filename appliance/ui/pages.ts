@@ -113,29 +113,6 @@ function pager(path: string, label: string, n: number, skip: number, count: numb
   return html`<nav class="pager" aria-label="${label}">${n > 1 ? html`<a href="${path}?page=${n - 1}" rel="prev">← Newer</a>` : ''}<span>Page ${n}${count ? ` · ${skip + 1}–${skip + count}` : ''}</span>${more ? html`<a href="${path}?page=${n + 1}" rel="next">Older →</a>` : ''}</nav>`;
 }
 
-export function users(ctx: ApplianceContext, isAdmin: boolean, csrf: string, message = ''): Html {
-  const list = ctx.state.accounts.users();
-  const now = ctx.now();
-  return html`${message ? html`<p class="card">${message}</p>` : ''}${rows(
-    ['Name', 'Role', 'Since', ''],
-    list.map((u) => [
-      u.name,
-      u.role,
-      when(u.createdAt, now),
-      isAdmin && u.name !== 'admin'
-        ? html`<form method="post" action="/ui/users/${u.name}/delete" data-confirm="Delete the account ${u.name}?"><input type="hidden" name="_csrf" value="${csrf}"><button class="secondary">Delete</button></form>`
-        : html``,
-    ]),
-  )}
-  ${isAdmin
-    ? html`<section class="card"><h2>Add or change an account</h2><form method="post" action="/ui/users"><input type="hidden" name="_csrf" value="${csrf}">
-      <label for="u-name">Name</label><input id="u-name" name="name" required pattern="[a-z0-9._-]{1,64}">
-      <label for="u-role">Role</label><select id="u-role" name="role"><option>viewer</option><option>operator</option><option>admin</option></select>
-      <label for="u-password">Password (at least 10 characters)</label><input id="u-password" name="password" type="password" required minlength="10">
-      <p><button>Save</button></p></form></section>`
-    : html`<p class="muted">Only an admin manages accounts.</p>`}`;
-}
-
 /** A page number from the query: 1 unless it is a whole number from 1 to 100,000. */
 function pageOf(value: number): number {
   return Number.isSafeInteger(value) && value >= 1 && value <= 100_000 ? value : 1;

@@ -6,11 +6,10 @@
 import express, { type NextFunction, type Request, type Response, Router } from 'express';
 import { errorMessage } from '../../src/errors.js';
 import type { ApplianceContext } from '../context.js';
-import { type Caller, callerOf, csrfProblem, hasRole, hashToken } from '../http/auth.js';
-import { hashPassword, passwordProblem, verifyPassword } from '../../src/web/passwords.js';
-import { endSession, startSession as beginSession } from '../../src/web/session.js';
-import { login as loginPage, setup as setupPage } from '../../src/web/sign-in-pages.js';
-import { LoginThrottle } from '../../src/web/throttle.js';
+import { type Caller, callerOf, csrfProblem, hasRole } from '../http/auth.js';
+import { endSession } from '../../src/web/session.js';
+import { addSignInRoutes } from '../../src/web/sign-in-routes.js';
+import { addUsersRoutes } from '../../src/web/users-routes.js';
 import { catchAsync, describeError, logFailure } from '../http/errors.js';
 import type { ImportManager } from '../import/manager.js';
 import type { Role } from '../state/store.js';
@@ -49,7 +48,6 @@ export interface UiOptions {
 
 export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOptions): Router {
   const router = catchAsync(Router()); // every async handler's rejection reaches the error page below
-  const throttle = new LoginThrottle();
   const form = express.urlencoded({ extended: false, limit: '16kb' });
 
   useUiBasics(router);
@@ -59,52 +57,14 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   };
   const pageUser = (c: Caller): PageUser => ({ name: c.name, role: c.role, csrf: c.csrf ?? '' });
 
-  const startSession = (res: Response, name: string) => beginSession(ctx.state.accounts, res, name, ctx.now(), secure);
-
-  router.get('/login', (req, res) => {
-    if (callerOf(req, ctx.state, ctx.now())) return res.redirect(303, '/ui/');
-    send(res, 200, 'Sign in', loginPage());
-  });
-
-  router.post('/login', form, async (req, res) => {
-    const name = String((req.body as { name?: unknown }).name ?? '');
-    const password = String((req.body as { password?: unknown }).password ?? '');
-    const key = `${name}\n${req.ip ?? ''}`;
-    const wait = throttle.wait(key, Date.now());
-    if (wait > 0) {
-      const seconds = Math.ceil(wait / 1000);
-      ctx.state.audit(name || '?', 'login.throttled', { ip: req.ip }, ctx.now());
-      res.set('retry-after', String(seconds));
-      return send(res, 429, 'Sign in', loginPage(`Too many failed sign-ins for this account. Try again in ${seconds} s.`));
-    }
-    const user = ctx.state.accounts.user(name);
-    if (!user || !(await verifyPassword(password, user.password))) {
-      throttle.fail(key, Date.now());
-      ctx.state.audit(name || '?', 'login.failed', { ip: req.ip }, ctx.now());
-      return send(res, 401, 'Sign in', loginPage('Wrong name or password.'));
-    }
-    throttle.succeed(key);
-    startSession(res, user.name);
-    ctx.state.audit(user.name, 'login', { ip: req.ip }, ctx.now());
-    res.redirect(303, '/ui/');
-  });
-
-  router.get('/setup', (req, res) => {
-    send(res, 200, 'Set up airlock', setupPage(String(req.query.token ?? '')));
-  });
-
-  router.post('/setup', form, async (req, res) => {
-    const token = String((req.body as { token?: unknown }).token ?? '');
-    const password = String((req.body as { password?: unknown }).password ?? '');
-    const problem = passwordProblem(password);
-    if (problem) return send(res, 400, 'Set up airlock', setupPage(token, problem));
-    if (ctx.state.accounts.user('admin') || !ctx.state.accounts.takeSetupToken(hashToken(token), ctx.now())) {
-      return send(res, 403, 'Set up airlock', loginPage('This setup link is not valid (used already, or expired). Sign in instead.'));
-    }
-    ctx.state.accounts.putUser('admin', 'admin', await hashPassword(password), ctx.now());
-    ctx.state.audit('admin', 'account.setup', {}, ctx.now());
-    startSession(res, 'admin');
-    res.redirect(303, '/ui/');
+  addSignInRoutes(router, {
+    accounts: ctx.state.accounts,
+    now: () => ctx.now(),
+    secure,
+    signedIn: (req) => callerOf(req, ctx.state, ctx.now()) !== undefined,
+    send: (res, status, title, body) => send(res, status, title, body),
+    setupTitle: 'Set up airlock',
+    audit: (actor, action, detail) => ctx.state.audit(actor, action, detail, ctx.now()),
   });
 
   // Everything below needs a session (or a token); state-changing requests need the session's CSRF token.
@@ -146,7 +106,14 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
   view('/registry', 'Registry', () => pages.registry(ctx, registryHost()));
   view('/trust', 'Trust', () => pages.trust(ctx));
   view('/audit', 'Audit log', (req) => pages.audit(ctx, Number(req.query.page ?? 1)));
-  view('/users', 'Users', (_req, c) => pages.users(ctx, hasRole(c, 'admin'), c.csrf ?? ''));
+  addUsersRoutes(router, {
+    accounts: ctx.state.accounts,
+    now: () => ctx.now(),
+    signedIn,
+    userOf: (res) => res.locals.caller as Caller,
+    send: (res, status, title, body, user, current) => send(res, status, title, body, { name: user.name, role: user.role, csrf: user.csrf ?? '' }, current),
+    audit: (actor, action, detail) => ctx.state.audit(actor, action, detail, ctx.now()),
+  });
 
   router.get('/imports/:id', signedIn, async (req, res) => {
     const caller = res.locals.caller as Caller;
@@ -164,29 +131,6 @@ export function uiRouter({ ctx, imports, media, secure, registryHost }: UiOption
     } catch (err) {
       send(res, 409, 'History', pagesMessage(errorMessage(err)), pageUser(caller));
     }
-  });
-
-  router.post('/users', form, signedIn, checked('admin'), async (req, res) => {
-    const caller = res.locals.caller as Caller;
-    const body = req.body as { name?: unknown; role?: unknown; password?: unknown };
-    const name = String(body.name ?? '');
-    const role = String(body.role ?? '') as Role;
-    const password = String(body.password ?? '');
-    const problem = !/^[a-z0-9._-]{1,64}$/.test(name) ? 'a name is 1 to 64 of a-z 0-9 . _ -' : !['viewer', 'operator', 'admin'].includes(role) ? 'no such role' : passwordProblem(password);
-    if (problem) return send(res, 400, 'Users', pages.users(ctx, true, caller.csrf ?? '', problem), pageUser(caller), '/ui/users');
-    ctx.state.accounts.putUser(name, role, await hashPassword(password), ctx.now());
-    ctx.state.audit(caller.name, 'account.saved', { name, role }, ctx.now());
-    send(res, 200, 'Users', pages.users(ctx, true, caller.csrf ?? '', `Saved ${name} (${role}).`), pageUser(caller), '/ui/users');
-  });
-
-  router.post('/users/:name/delete', form, signedIn, checked('admin'), (req, res) => {
-    const caller = res.locals.caller as Caller;
-    const name = req.params.name ?? '';
-    if (name !== 'admin') {
-      ctx.state.accounts.deleteUser(name);
-      ctx.state.audit(caller.name, 'account.deleted', { name }, ctx.now());
-    }
-    res.redirect(303, '/ui/users');
   });
 
   router.use((req, res) => {

@@ -20,11 +20,12 @@ export const fleetServe: Command = {
 
 Serves the fleet page under /ui: the count of sites in each state, per wave how many run the channel
 head, sites grouped by a label, the list of sites (filtered by state, wave, label or name; 100 to a
-page), and each site's clusters with release, sync, health, drifted objects, last report and whether
-its receipt verified. Receipts are read again every --refresh; every asset is served from here.
-Sign-in is the appliance's: accounts with scrypt-hashed passwords in DATA/fleet.db, sessions in
-HttpOnly SameSite=Strict cookies, a CSRF token on every change. At first start the admin password comes
-from --admin-password-file, or else a one-time setup link is printed on stderr.
+page), and each site's clusters with release, sync, health, drifted objects (by name, as the receipt
+lists them), last report and whether its receipt verified. Receipts are read again every --refresh;
+every asset is served from here. Sign-in is the appliance's: accounts with a role (viewer, operator,
+admin) and a scrypt-hashed password in DATA/fleet.db, added and removed by an admin on the Users page;
+sessions in HttpOnly SameSite=Strict cookies, a CSRF token on every change. At first start the admin
+password comes from --admin-password-file, or else a one-time setup link is printed on stderr.
 
 Options:
 ${SOURCE_HELP}
@@ -63,7 +64,7 @@ ${SOURCE_HELP}
     };
     timer = setTimeout(() => void refresh(), refreshMs);
 
-    const app = fleetApp({ accounts, snapshot: () => snap, now: ctx.now, secure: false });
+    const app = fleetApp({ accounts, snapshot: () => snap, now: ctx.now, secure: false, log: (line) => ctx.stderr.write(`${line}\n`) });
     const server = app.listen(Number(m[2]), m[1] || '127.0.0.1');
     await new Promise<void>((resolve, reject) => server.once('listening', resolve).once('error', reject));
     const url = `http://${m[1]}:${(server.address() as AddressInfo).port}`;

@@ -4,10 +4,17 @@
  * UI kit the appliance uses (src/ui).
  */
 import { Html, type Nav, badge, digest, facts, html, notice, rows, when } from '../ui/html.js';
-import { STATES, type ChannelHead, type SiteStatus, type State, countStates, groupBy } from './status.js';
+import { STATES, type ChannelHead, type SiteStatus, type State, type StatusRow, countStates, groupBy } from './status.js';
 import type { FleetWave } from './fleet-file.js';
 
-export const FLEET_NAV: Nav = { links: [['/ui/', 'Overview'], ['/ui/sites', 'Sites']], logout: '/ui/logout' };
+export const FLEET_NAV: Nav = {
+  links: [
+    ['/ui/', 'Overview'],
+    ['/ui/sites', 'Sites'],
+    ['/ui/users', 'Users'],
+  ],
+  logout: '/ui/logout',
+};
 export const PAGE_SIZE = 100;
 
 export interface FleetSnapshot {
@@ -115,6 +122,14 @@ ${rows(['Site', 'State', 'Wave', 'Release', 'Clusters', 'Drifted', 'Last report'
 <nav class="pager" aria-label="Pages">${page > 1 ? html`<a rel="prev" href="/ui/sites${query({ ...keep, page: page - 1 })}">Previous</a>` : ''} ${page < pages ? html`<a rel="next" href="/ui/sites${query({ ...keep, page: page + 1 })}">Next</a>` : ''}</nav>`;
 }
 
+/** A placement's drift: the count, then the objects by name the receipt lists, and how many more it counted. */
+export function drifted(r: Pick<StatusRow, 'drifted' | 'driftedObjects'>): Html {
+  const names = r.driftedObjects ?? [];
+  const more = r.drifted - names.length;
+  if (!names.length) return html`${r.drifted}`;
+  return html`<span class="drifted-count">${r.drifted}</span>${names.map((n) => html`<div class="mono drifted-object">${n}</div>`)}${more > 0 ? html`<div class="muted drifted-more">and ${more} more</div>` : ''}`;
+}
+
 export function sitePage(site: SiteStatus, now: Date): Html {
   return html`<section class="card" id="site">${facts([
     ['State', badge(site.state)],
@@ -126,7 +141,7 @@ export function sitePage(site: SiteStatus, now: Date): Html {
 <h2>Clusters</h2>
 ${rows(
     ['Cluster', 'Channel', 'State', 'Release', 'Root', 'Sync', 'Health', 'Drifted objects', 'Checked', 'Behind', 'Why'],
-    site.rows.map((r) => [r.cluster, r.channel, badge(r.state), r.release ? `${r.release.name} ${r.release.sequence ?? ''}` : '', digest(r.release?.root), r.sync ? badge(r.sync) : '', r.health ? badge(r.health) : '', r.drifted, r.checkedAt ? when(r.checkedAt, now) : '', r.behind ?? '', r.reason ?? '']),
+    site.rows.map((r) => [r.cluster, r.channel, badge(r.state), r.release ? `${r.release.name} ${r.release.sequence ?? ''}` : '', digest(r.release?.root), r.sync ? badge(r.sync) : '', r.health ? badge(r.health) : '', drifted(r), r.checkedAt ? when(r.checkedAt, now) : '', r.behind ?? '', r.reason ?? '']),
     { id: 'clusters' },
   )}`;
 }

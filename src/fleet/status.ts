@@ -13,6 +13,7 @@ import { matchesSelector } from '../render/selector.js';
 import type { FleetWave } from './fleet-file.js';
 import type { FleetSite } from './load.js';
 import type { SiteReport } from './receipts.js';
+import type { ReceiptPlacement } from '../../keys/receipt.js';
 
 export const STATES = ['current', 'behind', 'degraded', 'stale', 'never-reported', 'untrusted'] as const;
 export type State = (typeof STATES)[number];
@@ -38,6 +39,8 @@ export interface StatusRow {
   sync: string;
   health: string;
   drifted: number;
+  /** The drifted objects by name (`Deployment shop/web`), as many as the receipt names (it may name fewer than `drifted`). */
+  driftedObjects?: string[];
   /** The receipt's time; null when the site never reported. */
   lastReport: string | null;
   checkedAt: string | null;
@@ -99,7 +102,7 @@ export function siteStatus({ site, report, waves, heads, staleMs, now, channel }
   }
   const old = (iso: string | null) => iso !== null && now.getTime() - Date.parse(iso) > staleMs;
   const siteStale = old(latest.created);
-  const placements = latest.placements.length
+  const placements: ReceiptPlacement[] = latest.placements.length
     ? latest.placements
     : latest.channels.map((c) => ({ cluster: '-', channel: c.channel, root: c.root, sync: c.sync, health: c.health, drifted: 0, checkedAt: null as string | null, reason: undefined as string | undefined }));
   const rows: StatusRow[] = placements
@@ -119,6 +122,7 @@ export function siteStatus({ site, report, waves, heads, staleMs, now, channel }
         sync: p.sync,
         health: p.health,
         drifted: p.drifted,
+        ...(p.driftedObjects?.length ? { driftedObjects: p.driftedObjects } : {}),
         lastReport: latest.created,
         checkedAt: p.checkedAt,
         behind,

@@ -1,8 +1,9 @@
 /**
  * The fleet page in Chromium, served by the built `airlock fleet serve` from a folder of 250 receipts signed by
  * real keys: sign-in as on the appliance, the states and wave progress, sites grouped by a label, paging, a site's
- * detail (clusters, drift, last report, trust), an untrusted site, a change refused without its CSRF token, and
- * nothing loaded from anywhere else.
+ * detail (clusters, drifted objects by name, last report, trust), an untrusted site, the Users page shared with the
+ * appliance (an admin adds a viewer, who cannot add accounts), changes refused without their CSRF token (also
+ * from curl), and nothing loaded from anywhere else.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
@@ -14,6 +15,7 @@ import { generateKey, publicPart } from '../../keys/key-file.js';
 import { CONTENT_SECURITY_POLICY } from '../../src/ui/assets.js';
 import { launchChromium } from '../helpers/browser.js';
 import { BINARY } from '../helpers/cli.js';
+import { run } from '../helpers/exec.js';
 import { receiptText } from '../integration/fleet-receipts.js';
 
 const SHOTS = join(process.cwd(), 'test-artifacts', 'screenshots');
@@ -40,7 +42,7 @@ beforeAll(async () => {
     if (i === 7) continue; // never reports
     const signer = i === 9 ? generateKey('impostor') : key;
     const health = i === 3 ? 'Degraded' : 'Healthy';
-    await writeFile(join(work, 'receipts', `${name}.json`), receiptText(signer, { site: name, created: new Date(now.getTime() - 60_000), root: ROOT, health, drifted: i === 3 ? 2 : 0, clusters: ['pos', 'cameras'], ...(i === 3 ? { reason: 'Deployment pos/web: 0 of 2 replicas available' } : {}) }));
+    await writeFile(join(work, 'receipts', `${name}.json`), receiptText(signer, { site: name, created: new Date(now.getTime() - 60_000), root: ROOT, health, drifted: i === 3 ? 3 : 0, ...(i === 3 ? { driftedObjects: ['ConfigMap pos/settings', 'Deployment pos/web'] } : {}), clusters: ['pos', 'cameras'], ...(i === 3 ? { reason: 'Deployment pos/web: 0 of 2 replicas available' } : {}) }));
   }
   await writeFile(join(work, 'fleet.yaml'), `kind: Fleet\nsites:\n${lines.join('\n')}\nwaves:\n  - {name: canary, selector: {matchLabels: {ring: canary}}, gate: {healthy: 100%, soak: 30m}}\n  - {name: everyone, selector: {}}\n`);
   await writeFile(join(work, 'admin-password'), `${PASSWORD}\n`);
@@ -133,13 +135,72 @@ describe('fleet page', () => {
     expect(facts).toMatch(/verified signed by appliance/);
     expect(facts).toMatch(/Last report\s*1 minute ago/);
     const clusters = await page.$$eval('#clusters tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].map((td) => td.textContent?.trim())));
-    expect(clusters.map((c) => [c[0], c[2], c[6], c[7], c[10]])).toEqual([
-      ['pos', 'degraded', 'Degraded', '2', 'Deployment pos/web: 0 of 2 replicas available'],
-      ['cameras', 'degraded', 'Degraded', '2', 'Deployment pos/web: 0 of 2 replicas available'],
+    expect(clusters.map((c) => [c[0], c[2], c[6], c[10]])).toEqual([
+      ['pos', 'degraded', 'Degraded', 'Deployment pos/web: 0 of 2 replicas available'],
+      ['cameras', 'degraded', 'Degraded', 'Deployment pos/web: 0 of 2 replicas available'],
+    ]);
+    // under each cluster: the count, the objects the receipt names, and how many more it counted
+    const drift = await page.$$eval('#clusters tbody tr', (trs) =>
+      trs.map((tr) => {
+        const cell = tr.querySelector('td[data-label="Drifted objects"]');
+        return [cell?.querySelector('.drifted-count')?.textContent, [...(cell?.querySelectorAll('.drifted-object') ?? [])].map((d) => d.textContent), cell?.querySelector('.drifted-more')?.textContent];
+      }),
+    );
+    expect(drift).toEqual([
+      ['3', ['ConfigMap pos/settings', 'Deployment pos/web'], 'and 1 more'],
+      ['3', ['ConfigMap pos/settings', 'Deployment pos/web'], 'and 1 more'],
     ]);
     await page.screenshot({ path: join(SHOTS, 'fleet-site.png'), fullPage: true });
     await page.goto(`${url}/ui/sites/store-0009`);
     expect(await page.textContent('#site')).toMatch(/untrusted .*not by a trusted appliance key/);
+  });
+
+  it('lets an admin add a viewer on the Users page; the viewer signs in and cannot add accounts', async () => {
+    await page.goto(`${url}/ui/`);
+    await Promise.all([page.waitForNavigation(), page.click('nav a:has-text("Users")')]);
+    expect(page.url()).toBe(`${url}/ui/users`);
+    await page.fill('#u-name', 'vera');
+    await page.selectOption('#u-role', 'viewer');
+    await page.fill('#u-password', 'viewer password 1');
+    const [saved] = await Promise.all([page.waitForNavigation(), page.click('#user-form button')]);
+    expect(saved?.status()).toBe(200);
+    expect(await page.textContent('#users-message')).toBe('Saved vera (viewer).');
+    expect(await page.$$eval('#users tbody tr', (trs) => trs.map((tr) => [...tr.querySelectorAll('td')].slice(0, 2).map((td) => td.textContent?.trim())))).toEqual([
+      ['admin', 'admin'],
+      ['vera', 'viewer'],
+    ]);
+
+    const viewer = await newPage();
+    await viewer.goto(`${url}/ui/login`);
+    await viewer.fill('#name', 'vera');
+    await viewer.fill('#password', 'viewer password 1');
+    await Promise.all([viewer.waitForNavigation(), viewer.click('button:has-text("Sign in")')]);
+    expect(viewer.url()).toBe(`${url}/ui/`);
+    expect(await viewer.textContent('nav')).toContain('vera (viewer)');
+    await viewer.goto(`${url}/ui/users`);
+    expect(await viewer.$('#user-form')).toBeNull();
+    expect(await viewer.textContent('main')).toContain('Only an admin manages accounts.');
+    // with her own session's CSRF token, a viewer's POST is still refused for its role
+    const csrf = (await viewer.getAttribute('meta[name="csrf-token"]', 'content')) ?? '';
+    expect(csrf).not.toBe('');
+    const refused = await viewer.request.post(`${url}/ui/users`, { form: { _csrf: csrf, name: 'eve', role: 'admin', password: 'x'.repeat(12) }, maxRedirects: 0 });
+    expect(refused.status()).toBe(403);
+    expect(await refused.text()).toContain('This needs the admin role; your account has viewer.');
+    const deleted = await viewer.request.post(`${url}/ui/users/vera/delete`, { form: { _csrf: csrf }, maxRedirects: 0 });
+    expect(deleted.status()).toBe(403);
+    await viewer.context().close();
+    await page.goto(`${url}/ui/users`);
+    expect(await page.$$eval('#users tbody tr td:first-child', (tds) => tds.map((td) => td.textContent?.trim()))).toEqual(['admin', 'vera']);
+    await page.screenshot({ path: join(SHOTS, 'fleet-users.png'), fullPage: true });
+  });
+
+  it("refuses curl's POST /ui/users without the CSRF token, with the admin's own session cookie", async () => {
+    const cookie = (await page.context().cookies()).find((c) => c.name === 'airlock_session')?.value ?? '';
+    expect(cookie).not.toBe('');
+    const answer = await run('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', '-b', `airlock_session=${cookie}`, '--data-urlencode', 'name=mallory', '--data-urlencode', 'role=admin', '--data-urlencode', `password=${'x'.repeat(12)}`, `${url}/ui/users`]);
+    expect(answer.trim()).toBe('403');
+    await page.goto(`${url}/ui/users`);
+    expect(await page.textContent('#users')).not.toContain('mallory');
   });
 
   it('refuses a change without the CSRF token, signs out with it, and loads nothing from elsewhere', async () => {

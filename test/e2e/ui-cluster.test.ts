@@ -1,6 +1,7 @@
 /**
  * The Cluster page in a real browser against a real kube-apiserver: objects with sync and health, and a drifted
  * object's diff after someone else edits it (self-heal off, so the drift stays to be seen), on a laptop and a phone.
+ * The site receipt (fetched with curl) names the drifted object, and headquarters' `fleet status --json` shows it.
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -9,6 +10,8 @@ import { launchChromium } from '../helpers/browser.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Site, api, importPath, makeSite, start } from '../helpers/appliance-fixture.js';
 import { type TestCluster, startCluster } from '../helpers/kube.js';
+import { cli } from '../helpers/cli.js';
+import { run } from '../helpers/exec.js';
 
 const PASSWORD = 'cluster page password';
 let site: Site;
@@ -77,5 +80,25 @@ describe('Cluster page', () => {
     expect(await page.textContent('main')).toContain('want "stable", have "someone-else"');
     await page.screenshot({ path: join(process.cwd(), 'test-artifacts', 'screenshots', 'cluster-drift-390.png'), fullPage: true });
     await page.close();
+  });
+
+  it('names the drifted object in the site receipt, which fleet status reads back by name', async () => {
+    const receipt = join(site.dir, 'receipts', 'store.json');
+    const key = join(site.dir, 'appliance.pub');
+    await run('mkdir', ['-p', join(site.dir, 'receipts')]);
+    for (const [path, file] of [['/api/v1/receipt', receipt], ['/api/v1/receipt/key', key]] as const) {
+      await run('curl', ['-sf', '-H', `authorization: Bearer ${app.token}`, '-o', file, `${app.url}${path}`]);
+    }
+    const verified = await cli(['receipt', 'verify', receipt, '--appliance-key', key, '--json']);
+    expect(verified.code, verified.stderr).toBe(0);
+    const placement = (JSON.parse(verified.stdout) as { placements: { drifted: number; driftedObjects?: string[] }[] }).placements[0];
+    expect(placement).toMatchObject({ drifted: 1, driftedObjects: ['ConfigMap default/a'] });
+
+    const fleet = join(site.dir, 'fleet.yaml');
+    await writeFile(fleet, `kind: Fleet\nsites:\n  - {name: store, labels: {region: eu}, key: ${key}}\nwaves:\n  - {name: everyone, selector: {}}\n`);
+    const status = await cli(['fleet', 'status', '-f', fleet, '--receipts', join(site.dir, 'receipts'), '--json']);
+    expect(status.code, status.stderr).toBe(0);
+    const rows = (JSON.parse(status.stdout) as { sites: { name: string; rows: { drifted: number; driftedObjects?: string[] }[] }[] }).sites[0]?.rows;
+    expect(rows?.map((r) => [r.drifted, r.driftedObjects])).toEqual([[1, ['ConfigMap default/a']]]);
   });
 });

@@ -21,6 +21,8 @@ export interface ReceiptInput {
   health?: string;
   sync?: string;
   drifted?: number;
+  /** The drifted objects by name, as appliances name them (`Deployment shop/web`). */
+  driftedObjects?: string[];
   clusters?: string[];
   reason?: string;
 }
@@ -35,6 +37,7 @@ export function receiptText(key: SecretKey, r: ReceiptInput): string {
     sync: r.sync ?? 'Synced',
     health,
     drifted: r.drifted ?? 0,
+    ...(r.driftedObjects ? { driftedObjects: r.driftedObjects } : {}),
     checkedAt: r.created.toISOString(),
     ...(r.reason ? { reason: r.reason } : {}),
   }));
