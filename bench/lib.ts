@@ -1,7 +1,7 @@
 /** Shared pieces of the benchmarks: timing a command with GNU time, and random layers written to a layout. */
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { mkdir, rename } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename } from 'node:fs/promises';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../test/helpers/exec.js';
@@ -9,6 +9,8 @@ import { exec } from '../test/helpers/exec.js';
 export interface Measurement {
   seconds: number;
   maxRssKiB: number;
+  /** User plus system CPU time of the command and its children. */
+  cpuSeconds?: number;
 }
 
 /** Runs a command under `/usr/bin/time -v`: wall time and the peak RSS of it and its children. */
@@ -18,7 +20,24 @@ export async function measure(cmd: string, args: string[], env: NodeJS.ProcessEn
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   if (res.code !== 0) throw new Error(`${cmd} ${args.join(' ')} exited ${res.code}: ${res.stderr.slice(-2000)}`);
   const rss = /Maximum resident set size \(kbytes\): (\d+)/.exec(res.stderr);
-  return { seconds, maxRssKiB: rss ? Number(rss[1]) : 0 };
+  const cpu = ['User', 'System'].map((k) => Number(new RegExp(`${k} time \\(seconds\\): ([0-9.]+)`).exec(res.stderr)?.[1] ?? 0));
+  return { seconds, maxRssKiB: rss ? Number(rss[1]) : 0, cpuSeconds: (cpu[0] ?? 0) + (cpu[1] ?? 0) };
+}
+
+/** CPU seconds (user + system) used so far by the processes whose command line contains `marker`. */
+export async function processCpuSeconds(marker: string): Promise<number> {
+  let ticks = 0;
+  for (const pid of await readdir('/proc').catch(() => [] as string[])) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      if (!(await readFile(`/proc/${pid}/cmdline`, 'utf8')).includes(marker)) continue;
+      const fields = (await readFile(`/proc/${pid}/stat`, 'utf8')).replace(/^.*\) /, '').split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime (fields 14 and 15 of stat)
+    } catch {
+      // the process ended in between
+    }
+  }
+  return ticks / 100;
 }
 
 /**

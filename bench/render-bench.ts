@@ -3,8 +3,8 @@
  * cluster by `airlock render` (the executable, reading a bundle file without --trust), against `kubectl kustomize` of an
  * equivalent overlay (the same 20 patches as JSON 6902 patches) piped through `envsubst` (the same values), in
  * back-to-back pairs; target ≤ 0.5×. (2) One bundle rendered for 1,000 different site files in one process (the
- * library `airlock render` runs): time per site and peak RSS. Prints the figures; it does not write RESULTS.md.
- * Usage: npx tsc -p tsconfig.json && node dist/bench/render-bench.js [--runs 5 (0: no comparison)] [--sites 1000]
+ * library `airlock render` runs): time per site and peak RSS. Writes the `render` section of bench/RESULTS.md.
+ * Usage: npx tsc -p tsconfig.json && node dist/bench/render-bench.js [--runs 5 (0: no comparison)] [--sites 1000] [--out bench/RESULTS.md]
  */
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -18,9 +18,10 @@ import { parseSiteFile } from '../src/site/site-file.js';
 import { BINARY } from '../test/helpers/cli.js';
 import { exec } from '../test/helpers/exec.js';
 import { makeTrust } from '../test/helpers/trust.js';
-import { measure, mib, paired } from './lib.js';
+import { type Paired, loadCell, measure, mib, paired, ratioCell } from './lib.js';
+import { updateResults } from './results.js';
 
-const { values } = parseArgs({ options: { runs: { type: 'string', default: '5' }, sites: { type: 'string', default: '1000' }, kubectl: { type: 'string', default: '/var/cache/airlock-tools/kubectl-v33-2.2.2/kubectl' } } });
+const { values } = parseArgs({ options: { out: { type: 'string', default: 'bench/RESULTS.md' }, runs: { type: 'string', default: '5' }, sites: { type: 'string', default: '1000' }, kubectl: { type: 'string', default: '/var/cache/airlock-tools/kubectl-v33-2.2.2/kubectl' } } });
 const runs = Number(values.runs);
 const siteCount = Number(values.sites);
 const OBJECTS = 1000;
@@ -95,8 +96,9 @@ async function main(): Promise<void> {
       throw new Error(`the two renders differ: airlock ${ourObjects.length} objects (${three(ourObjects)} patched), kustomize ${theirObjects.length} (${three(theirObjects)} patched)`);
     }
 
+    let p: Paired | undefined;
     if (runs > 0) {
-      const p = await paired(
+      p = await paired(
         runs,
         () => measure(process.execPath, [BINARY, 'render', bundle, '--site', site]),
         () => measure(script, [], envsubstEnv),
@@ -123,6 +125,19 @@ async function main(): Promise<void> {
     }
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     console.log(`airlock render of one bundle for ${siteCount} site files in one process: ${seconds.toFixed(1)} s, ${((seconds / siteCount) * 1000).toFixed(1)} ms per site, ${objects} objects, peak RSS ${mib(process.resourceUsage().maxRSS)}`);
+    if (p && values.out) {
+      const body = [
+        `1,000 objects (500 ConfigMaps, 500 Deployments in 10 files) with 20 overrides (a value and a JSON patch each) and two site values, rendered for one cluster; peer: \`kubectl kustomize\` (v1.33, from the pinned tarball) of an overlay with the same 20 patches piped through \`envsubst\` with the same values. Both outputs are checked equal in count, patches and substitution before timing. ${runs} back-to-back pairs (times: median run; ratio: median of the pairs' ratios), process start included; load average ${loadCell(p)} on 2 cores, ${new Date().toISOString().slice(0, 16)}Z.`,
+        '',
+        '| measure | airlock | peer | ratio | target |',
+        '|---|---|---|---|---|',
+        `| \`airlock render BUNDLE --site site.yaml\` vs \`kubectl kustomize \\| envsubst\` | ${p.ours.seconds.toFixed(2)} s, peak RSS ${mib(p.ours.maxRssKiB)} | ${p.peer.seconds.toFixed(2)} s, peak RSS ${mib(p.peer.maxRssKiB)} | ${ratioCell(p, 0.5)} | ≤ 0.5× |`,
+        `| one bundle for ${siteCount} site files in one process (the library \`airlock render\` runs) | ${((seconds / siteCount) * 1000).toFixed(0)} ms per site, peak RSS ${mib(process.resourceUsage().maxRSS)} | | | |`,
+        '',
+        'airlock parses with js-yaml under the `yaml` library\'s core-schema rules (the `yaml` library itself for anchors, tags and unusual keys, and for every error message) and writes YAML directly (src/yaml-load.ts, src/yaml-emit.ts); each command loads only its own modules.',
+      ].join('\n');
+      await updateResults(values.out, 'render', '## Render', body);
+    }
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -8,5 +8,6 @@ node dist/bench/bundle-bench.js "$@"
 node dist/bench/sneakernet-bench.js
 node dist/bench/reconcile-bench.js
 node dist/bench/placement-bench.js
+node dist/bench/render-bench.js
 node dist/bench/chart-bench.js
 node dist/bench/depot-bench.js

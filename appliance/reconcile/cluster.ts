@@ -13,6 +13,8 @@ import type { KubeObject } from '../../src/manifests/documents.js';
 import type { ClusterApi, LiveObject, ResourceInfo } from '../../src/kube/cluster-api.js';
 
 export const FIELD_MANAGER = 'airlock';
+/** How long the credentials worked out from the kubeconfig are reused before they are worked out again. */
+const AUTH_TTL_MS = 10_000;
 
 /** KubernetesObjectApi with its discovery made visible and its cache resettable (new CRDs). */
 class ObjectApi extends KubernetesObjectApi {
@@ -132,6 +134,23 @@ export class Cluster implements ClusterApi {
     this.agent = undefined;
   }
 
+  private auth: { opts: RequestOptions; at: number } | undefined;
+
+  /**
+   * The kubeconfig's credentials and TLS settings as request options, worked out again every AUTH_TTL_MS: the
+   * library reads the CA and key files and decodes the certificates on each call, which cost more CPU than the
+   * request itself when 1,000 objects are applied; a rotated token or exec credential is still picked up.
+   */
+  private async authOptions(): Promise<RequestOptions> {
+    const now = Date.now();
+    if (!this.auth || now - this.auth.at > AUTH_TTL_MS) {
+      const opts: RequestOptions = { headers: {} };
+      await this.kubeConfig.applyToHTTPSOptions(opts);
+      this.auth = { opts, at: now };
+    }
+    return this.auth.opts;
+  }
+
   /** One request with the kubeconfig's credentials and TLS settings; JSON in and out. */
   private async send(method: string, path: string, what: string, body?: string, contentType?: string): Promise<unknown> {
     if (method === 'GET') this.requests.read++;
@@ -139,9 +158,9 @@ export class Cluster implements ClusterApi {
     const url = new URL(path, this.server.endsWith('/') ? this.server : `${this.server}/`);
     // Always a Content-Length: a chunked body leaves the API server's side of a kept-alive connection unusable.
     const length = body === undefined ? {} : { 'content-length': String(Buffer.byteLength(body)) };
-    const opts: RequestOptions = { method, headers: { accept: 'application/json', ...(contentType ? { 'content-type': contentType } : {}), ...length }, timeout: this.timeoutMs };
-    await this.kubeConfig.applyToHTTPSOptions(opts);
-    opts.agent = this.agentFor(opts, url.protocol === 'https:');
+    const auth = await this.authOptions();
+    const opts: RequestOptions = { ...auth, method, headers: { ...(auth.headers as Record<string, string>), accept: 'application/json', ...(contentType ? { 'content-type': contentType } : {}), ...length }, timeout: this.timeoutMs };
+    opts.agent = this.agentFor(auth, url.protocol === 'https:');
     const prefix = new URL(this.server).pathname.replace(/\/+$/, '');
     try {
       const text = await new Promise<string>((resolve, reject) => {
