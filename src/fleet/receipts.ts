@@ -7,7 +7,7 @@
 import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { verifyBytes } from '../digest.js';
+import { sha256Digest, verifyBytes } from '../digest.js';
 import { AirlockError, errorMessage, isAirlockError } from '../errors.js';
 import { parseJson } from '../graph.js';
 import { RegistryRepository } from '../registry/repository.js';
@@ -149,7 +149,13 @@ function readSmall(path: string): string | undefined {
   }
 }
 
-/** The depot's receipt of one site: `REPO/sites/SITE:latest`; undefined when the site never pushed one. */
+type ReceiptLayer = { mediaType: string; digest: string; size: number; data?: unknown };
+
+/**
+ * The depot's receipt of one site: `REPO/sites/SITE:latest`; undefined when the site never pushed one. One request
+ * when the manifest carries the receipt in its layer descriptor (`data`, OCI image-spec 1.1; appliances write it
+ * since issue 15's speed-up), a second one for the blob otherwise (older appliances, receipts over the inline limit).
+ */
 export async function depotReceipt(depot: RegistryRepository, site: string): Promise<string | undefined> {
   const repo = new RegistryRepository(depot.client, `${depot.name}/sites/${site}`);
   let bytes: Buffer;
@@ -160,14 +166,34 @@ export async function depotReceipt(depot: RegistryRepository, site: string): Pro
     throw err;
   }
   const where = `${depot.client.registry}/${repo.name}:latest`;
-  const manifest = parseJson<{ artifactType?: string; layers?: { mediaType: string; digest: string; size: number }[] }>(bytes, where);
+  const manifest = parseJson<{ artifactType?: string; layers?: ReceiptLayer[] }>(bytes, where);
   const layer = manifest.layers?.[0];
   if (manifest.artifactType !== RECEIPT_PAYLOAD_TYPE || !layer || layer.mediaType !== RECEIPT_PAYLOAD_TYPE) {
     throw new AirlockError('MANIFEST_UNSUPPORTED', `${where} is not a site receipt (artifactType ${manifest.artifactType ?? 'none'})`);
   }
+  if (layer.data !== undefined) return inlineReceipt(layer, where).toString('utf8');
+  if (layer.size > RECEIPT_LIMIT) throw new AirlockError('MANIFEST_UNSUPPORTED', `${where}: a receipt of ${layer.size} bytes is over the ${RECEIPT_LIMIT}-byte limit`);
   const blob = await fetchAll(repo, layer, RECEIPT_LIMIT);
   verifyBytes(blob, layer, `${where} receipt ${layer.digest}`);
   return blob.toString('utf8');
+}
+
+/**
+ * The receipt embedded in its layer descriptor, checked like a blob fetched by digest: bytes that are not base64,
+ * or whose length or sha256 differ from the descriptor's, are refused (`DIGEST_MISMATCH`), never read instead of
+ * the blob the descriptor names.
+ */
+function inlineReceipt(layer: ReceiptLayer, where: string): Buffer {
+  const label = `${where}: the receipt embedded in the manifest (layer ${layer.digest})`;
+  if (typeof layer.data !== 'string' || layer.data.length % 4 !== 0 || !/^[A-Za-z0-9+/]*={0,2}$/.test(layer.data)) {
+    throw new AirlockError('DIGEST_MISMATCH', `${label} is not base64: the manifest was altered`);
+  }
+  if (layer.data.length > ((RECEIPT_LIMIT + 2) / 3) * 4) throw new AirlockError('DIGEST_MISMATCH', `${label} is over the ${RECEIPT_LIMIT}-byte receipt limit`);
+  const bytes = Buffer.from(layer.data, 'base64');
+  if (bytes.length !== layer.size) throw new AirlockError('DIGEST_MISMATCH', `${label} has ${bytes.length} bytes, the descriptor says ${layer.size}: the manifest was altered`);
+  const actual = sha256Digest(bytes);
+  if (actual !== layer.digest) throw new AirlockError('DIGEST_MISMATCH', `${label} has digest ${actual}, the descriptor says ${layer.digest}: the manifest was altered`);
+  return bytes;
 }
 
 /**
@@ -183,7 +209,8 @@ export async function readReceiptsDepot(depot: RegistryRepository, sites: FleetS
     try {
       text = await depotReceipt(depot, site.name);
     } catch (err) {
-      if (!isAirlockError(err, 'MANIFEST_UNSUPPORTED') && !isAirlockError(err, 'DIGEST_MISMATCH')) throw err;
+      // What one site's manifest or blob says is that site's problem (shown as untrusted), not the run's.
+      if (!isAirlockError(err, 'MANIFEST_UNSUPPORTED') && !isAirlockError(err, 'DIGEST_MISMATCH') && !isAirlockError(err, 'SIZE_MISMATCH')) throw err;
       report.untrusted = { where, why: errorMessage(err) };
       return;
     }
