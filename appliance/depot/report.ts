@@ -29,28 +29,40 @@ export function siteRepository(depotRepo: string, site: string): string {
   return `${depotRepo}/sites/${site}`;
 }
 
-/** The manifest that carries a receipt: empty config, the receipt as its one layer, created as an annotation. */
-export function receiptManifest(receipt: Buffer, created: string): Buffer {
+/**
+ * Receipts up to this size also travel inside their manifest (the layer descriptor's `data`, OCI image-spec 1.1),
+ * so headquarters reads a site with one request. A larger receipt (a site holding tens of thousands of blobs) is
+ * only the blob: a manifest stays small (the distribution spec asks registries to accept manifests of 4 MiB, no more).
+ */
+export const INLINE_RECEIPT_LIMIT = 256 * 1024;
+
+/**
+ * The manifest that carries a receipt: empty config, the receipt as its one layer, created as an annotation. The
+ * layer descriptor embeds the receipt's bytes (`data`, base64) when they are at most `inlineLimit`; the blob is
+ * pushed all the same, so any OCI client reads the layer the usual way.
+ */
+export function receiptManifest(receipt: Buffer, created: string, inlineLimit = INLINE_RECEIPT_LIMIT): Buffer {
   const empty = descriptorOf(Buffer.from('{}'), EMPTY_CONFIG_MEDIA_TYPE);
+  const layer = descriptorOf(receipt, RECEIPT_PAYLOAD_TYPE);
   return Buffer.from(
     JSON.stringify({
       schemaVersion: 2,
       mediaType: MediaType.ociManifest,
       artifactType: RECEIPT_PAYLOAD_TYPE,
       config: empty,
-      layers: [descriptorOf(receipt, RECEIPT_PAYLOAD_TYPE)],
+      layers: [receipt.length <= inlineLimit ? { ...layer, data: receipt.toString('base64') } : layer],
       annotations: { 'org.opencontainers.image.created': created },
     }),
   );
 }
 
 /** Pushes one signed receipt (the text signReceipt returns) as `REPO/sites/SITE:latest`. */
-export async function pushReceipt(repo: RegistryRepository, text: string, created: string): Promise<string> {
+export async function pushReceipt(repo: RegistryRepository, text: string, created: string, inlineLimit = INLINE_RECEIPT_LIMIT): Promise<string> {
   const bytes = Buffer.from(text);
   const empty = Buffer.from('{}');
   await repo.push(descriptorOf(empty, EMPTY_CONFIG_MEDIA_TYPE), Readable.from([empty]));
   await repo.push(descriptorOf(bytes, RECEIPT_PAYLOAD_TYPE), Readable.from([bytes]));
-  const manifest = receiptManifest(bytes, created);
+  const manifest = receiptManifest(bytes, created, inlineLimit);
   const desc = descriptorOf(manifest, MediaType.ociManifest);
   await repo.putManifest(desc, manifest, RECEIPT_TAG);
   return desc.digest;

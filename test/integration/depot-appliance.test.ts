@@ -93,7 +93,7 @@ describe('appliance --depot', () => {
   it('pushes its signed receipt to REPO/sites/SITE:latest after the apply (contract B)', async () => {
     const keyid = app.ctx.siteKey.keyid;
     const ref = `${registry.host}/${repo}/sites/${keyid}:latest`;
-    type Pushed = { artifactType: string; config: { mediaType: string; size: number }; layers: { mediaType: string; digest: string }[]; annotations: Record<string, string> };
+    type Pushed = { artifactType: string; config: { mediaType: string; size: number }; layers: { mediaType: string; digest: string; data?: string }[]; annotations: Record<string, string> };
     let manifest: Pushed | undefined;
     for (let i = 0; i < 100 && !manifest; i++) {
       // the receipt pushed at start lists no channel; the one pushed after the apply does
@@ -108,7 +108,10 @@ describe('appliance --depot', () => {
     expect(manifest.layers).toHaveLength(1);
     expect(manifest.layers[0]?.mediaType).toBe('application/vnd.airlock.receipt.v1+json');
     const res = await fetch(`http://${registry.host}/v2/${repo}/sites/${keyid}/blobs/${manifest.layers[0]?.digest ?? ''}`);
-    const { receipt } = verifyReceipt(await res.text(), [publicPart(app.ctx.siteKey)], 'the pushed receipt');
+    const text = await res.text();
+    // the same bytes inline in the layer descriptor (OCI 1.1 `data`): headquarters reads a site with one GET
+    expect(Buffer.from(manifest.layers[0]?.data ?? '', 'base64').toString('utf8')).toBe(text);
+    const { receipt } = verifyReceipt(text, [publicPart(app.ctx.siteKey)], 'the pushed receipt');
     expect(receipt.appliance).toBe(keyid);
     expect(receipt.channels[0]?.sequence).toBe(1);
     expect(manifest.annotations['org.opencontainers.image.created']).toBe(receipt.created);

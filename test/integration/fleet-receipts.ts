@@ -3,6 +3,7 @@
  * (`REPO/sites/SITE:latest`, an OCI manifest with the receipt artifact type, the empty config, one layer): what
  * the fleet reads until the appliance's own push lands.
  */
+import { receiptManifest } from '../../appliance/depot/report.js';
 import { MediaType } from '../../src/descriptor.js';
 import { connectDepot } from '../../src/depot/connect.js';
 import { descriptorOf, parseDepotRef } from '../../src/depot/layout.js';
@@ -68,16 +69,8 @@ export async function pushReceipt(depot: string, site: string, text: string, cre
     const layerDesc = descriptorOf(layer, RECEIPT_PAYLOAD_TYPE);
     await repo.push(emptyDesc, Readable.from([empty]));
     await repo.push(layerDesc, Readable.from([layer]));
-    const manifest = Buffer.from(
-      JSON.stringify({
-        schemaVersion: 2,
-        mediaType: MediaType.ociManifest,
-        artifactType: RECEIPT_PAYLOAD_TYPE,
-        config: emptyDesc,
-        layers: [layerDesc],
-        annotations: { 'org.opencontainers.image.created': created.toISOString() },
-      }),
-    );
+    // The manifest as appliances write it (the receipt also inline in the layer descriptor, ADR 016).
+    const manifest = receiptManifest(layer, created.toISOString());
     await repo.putManifest(descriptorOf(manifest, MediaType.ociManifest), manifest, 'latest');
   } finally {
     close();
