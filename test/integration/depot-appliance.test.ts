@@ -6,6 +6,7 @@
  * 503s and wrong credentials without stopping.
  */
 import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -205,6 +206,42 @@ describe('appliance --depot', () => {
     const out = join(site.dir, 'big-layer');
     await run('curl', ['-sSf', '-o', out, `${app.url}/v2/team/big/blobs/${big.desc.digest}`]);
     expect(createHash('sha256').update(await readFile(out)).digest('hex')).toBe(big.desc.digest.slice(7));
+  });
+
+  it('a depot that sends a blob again from byte 0 (200 to a Range): the bytes held are not written again, the store gets exactly the verified bytes', async () => {
+    const flaky = await writeLayer(site.layout, 3 * MiB);
+    await tagLayout(site.layout, await writeImage(site.layout, [flaky]), 'team/flaky:1.0');
+    const r5 = await site.bundle({ sequence: 5, images: ['team/app:1.0', 'team/flaky:1.0'] });
+    await pushTo(r5, `oci://${registry.host}/${repo}`);
+    const hex = flaky.desc.digest.slice(7);
+    const data = join(registry.storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    let requests = 0;
+    // the first response is cut after 1 MiB; the depot's copy changes at byte 100 before the second, answered 200
+    // (the proxy asks cutAfter, then dropRange, for each request)
+    proxy.cutAfter = (method, url) => (method === 'GET' && url.endsWith(flaky.desc.digest) && ++requests === 1 ? MiB : undefined);
+    proxy.dropRange = (method, url) => {
+      if (method !== 'GET' || !url.endsWith(flaky.desc.digest)) return false;
+      if (requests === 2) {
+        const bytes = readFileSync(data);
+        bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+        writeFileSync(data, bytes);
+      }
+      return true;
+    };
+    try {
+      await poll(app);
+    } finally {
+      proxy.cutAfter = undefined;
+      proxy.dropRange = undefined;
+    }
+    const view = depotView(app);
+    expect(requests).toBe(2);
+    // the bytes below the ingest file's end were handed on (and hashed) from the first response, and are the file's:
+    // the depot's changed copy of them is skipped, not written over the file the store then takes
+    expect(view.lastRelease).toMatchObject({ sequence: 5, state: 'applied' });
+    expect(app.ctx.state.lastAccepted('stable')?.sequence).toBe(5);
+    expect(createHash('sha256').update(await readFile(app.ctx.cas.blobPath(flaky.desc.digest))).digest('hex')).toBe(hex);
+    expect(await readdir(join(app.ctx.cas.dir, '..', 'depot', 'ingest'))).toEqual([]);
   });
 });
 
