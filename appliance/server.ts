@@ -2,8 +2,7 @@
  * The appliance process: data directory, state, blob store, Git mirror, the import manager and the HTTP server
  * (API, embedded registry, Git smart HTTP). Start-up completes or abandons whatever a crash interrupted.
  */
-import { chartExpander } from '../src/charts/expand.js';
-import { Tools } from '../src/charts/tools.js';
+import type { Tools } from '../src/charts/tools.js';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, rm } from 'node:fs/promises';
 import { type IncomingMessage, type RequestListener, type Server, type ServerResponse, createServer as createHttpServer } from 'node:http';
@@ -35,7 +34,6 @@ import { DEFAULT_KEEP, collectGarbage, gcFields } from './gc/collect.js';
 import { gcRouter } from './gc/route.js';
 import { finishPublish } from './import/pipeline.js';
 import type { Cluster } from './reconcile/cluster.js';
-import { Reconciler } from './reconcile/reconciler.js';
 import { implicitSite } from './reconcile/implicit-site.js';
 import type { Site } from '../src/site/site-file.js';
 import { ExternalRegistry } from './registry/external.js';
@@ -254,8 +252,9 @@ async function startWithServer(
   if (site) {
     const ownHost = address.address === '0.0.0.0' || address.address === '::' ? `${hostname()}:${address.port}` : `${host}:${address.port}`;
     const registryHost = opts.registryHost ?? (opts.registry ? new URL(opts.registry).host : ownHost);
-    // The Kubernetes client loads only for an appliance that has clusters (module loading: about 3.5 s).
-    const { connectClusters } = await import('./reconcile/targets.js');
+    // The Kubernetes client, the reconciler and the chart tools load only for an appliance that has clusters (module
+    // loading: about 3.5 s for the client alone); an appliance that only imports and serves never loads them.
+    const [{ connectClusters }, { Reconciler }, { chartExpander }, { Tools }] = await Promise.all([import('./reconcile/targets.js'), import('./reconcile/reconciler.js'), import('../src/charts/expand.js'), import('../src/charts/tools.js')]);
     const clusters = connectClusters(site, opts.env ?? process.env, opts.kubeTimeoutMs);
     ctx.reconciler = new Reconciler(ctx, {
       site: site.name,
@@ -310,6 +309,8 @@ async function startWithServer(
 
 /** The cluster to reconcile, with its kubeconfig parsed and its client configuration built; a bad one stops the start. */
 async function checkKubeconfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<Cluster | undefined> {
+  // No cluster (the same test as Cluster.connect and implicitSite): the Kubernetes client is not loaded (about 3.5 s).
+  if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) return undefined;
   const what = kubeconfig ? `--kubeconfig ${kubeconfig}` : 'the in-cluster service account';
   try {
     const { Cluster } = await import('./reconcile/cluster.js');

@@ -5,7 +5,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -126,6 +126,46 @@ export class OciLayoutStore implements Target, Ingester {
       abort: async () => {
         out.destroy();
         await rm(path, { force: true });
+      },
+    };
+  }
+
+  /**
+   * Takes a file that already holds the blob's bytes (the depot's ingest file, written as they arrived) instead of
+   * writing them a second time. The caller hands every byte to `write` (stored nothing: only counted) as it verifies
+   * them — they must be the file's bytes — then `commit` fsyncs the file and renames it into place (a copy when the
+   * file is on another file system). `abort` after the whole blob was read (it did not check out, or could not be
+   * stored) removes the file; after fewer bytes (the source failed) it stays, for its owner to resume.
+   */
+  adopt(desc: Descriptor, file: string): BlobWriter {
+    let seen = 0;
+    return {
+      write: async (chunk) => {
+        seen += chunk.length;
+      },
+      commit: async () => {
+        if (seen !== desc.size) throw new AirlockError('SIZE_MISMATCH', `blob ${desc.digest}: ${seen} bytes read, ${desc.size} expected`);
+        await fsyncFile(file);
+        await mkdir(join(this.dir, 'blobs', 'sha256'), { recursive: true });
+        try {
+          await durableRename(file, this.blobPath(desc.digest));
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
+          const ingestDir = join(this.dir, 'ingest');
+          await mkdir(ingestDir, { recursive: true });
+          const copy = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+          try {
+            await copyFile(file, copy);
+            await this.commitIngest(copy, desc.digest);
+          } catch (copyErr) {
+            await rm(copy, { force: true });
+            throw copyErr;
+          }
+          await rm(file, { force: true });
+        }
+      },
+      abort: async () => {
+        if (seen === desc.size) await rm(file, { force: true });
       },
     };
   }

@@ -3,7 +3,8 @@
  * channel, sequence, expiry) before any blob; then the manifests; then the import runs through the same pipeline as
  * a stick (appliance/import/pipeline.ts), fed with the archive the bundle writer makes of the release — blobs this
  * appliance holds read from its own store, the others fetched (resumable, appliance/depot/ingest.ts). The pipeline
- * verifies every byte again and records, finishes and syncs exactly as for a stick.
+ * verifies every byte and records, finishes and syncs exactly as for a stick; a fetched blob's ingest file becomes
+ * the store's blob by rename once verified (written once).
  */
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ import { statementVerifier } from '../../keys/statement-verifier.js';
 import type { ApplianceContext } from '../context.js';
 import type { ImportManager } from '../import/manager.js';
 import type { ImportOutcome } from '../import/pipeline.js';
-import { type IngestOptions, fetchBlob, ingested } from './ingest.js';
+import { type IngestOptions, fetchBlob, ingestPath, ingested } from './ingest.js';
 
 /** Refusals of the policy: the same release is not asked for again until the tag moves (or the trust root changes). */
 export const POLICY_CODES = new Set(['SIGNATURE_INVALID', 'THRESHOLD_NOT_MET', 'EXPIRED', 'TRUST_ROOT_EXPIRED', 'CHANNEL_MISMATCH', 'ROLLBACK', 'MANIFEST_UNSUPPORTED', 'PLAN_INVALID']);
@@ -94,7 +95,10 @@ export async function startRelease(deps: FetchDeps, checked: Awaited<ReturnType<
   const entry = (n: number) => BLOCK + n + paddingFor(n);
   const stream = new PassThrough({ highWaterMark: 1024 * 1024 });
   const total = archiveSize(plan.metadata.map((d) => d.size), plan.blobs.map((d) => d.size), Buffer.byteLength(signature), root, rootBytes, entry);
-  const started = imports.start('depot', total, { source: stream });
+  // A fetched blob's ingest file holds exactly the bytes handed on: the store takes it by rename once the pipeline
+  // has verified them (one write per blob, ADR 016).
+  const fetched = new Set(plan.blobs.filter((b) => !held.has(b.digest)).map((b) => b.digest));
+  const started = imports.start('depot', total, { source: stream, fileOf: (d) => (fetched.has(d.digest) ? ingestPath(deps.ingest.dir, d) : undefined) });
   const output: ArchiveOutput = {
     write: async (chunk) => {
       if (stream.destroyed) throw new AirlockError('IO_ERROR', 'the import stopped reading the release');
@@ -118,7 +122,7 @@ export async function startRelease(deps: FetchDeps, checked: Awaited<ReturnType<
   };
   const openBlob = async (d: Descriptor): Promise<Readable> =>
     held.has(d.digest) ? ctx.cas.fetch(d) : Readable.from(fetchBlob(d, { ...deps.ingest, repo }), { objectMode: false });
-  writeBundle({ out: '', output, root, metadata: (d) => metadata.get(d), signature, openBlob, describeBlob: (d) => `${repo.client.registry}/${repo.name} blob ${d.digest}` }).catch((err: unknown) => {
+  writeBundle({ out: '', output, sizesOnly: true, root, metadata: (d) => metadata.get(d), signature, openBlob, describeBlob: (d) => `${repo.client.registry}/${repo.name} blob ${d.digest}` }).catch((err: unknown) => {
     stream.destroy(err instanceof Error ? err : new Error(String(err)));
   });
   const done = started.done.then(async (outcome) => {

@@ -2,12 +2,12 @@
  * One blob from the depot, resumable: its bytes go to an ingest file (DATA/depot/ingest/HEX) as they arrive and,
  * at the same time, to the caller (the import's archive stream). A connection cut off or stalled (no byte within the
  * read timeout) is retried with backoff, asking with `Range` for the bytes after those already in the ingest file;
- * a `200` instead of `206` restarts the blob. A later attempt (the next poll, after a restart) starts from the ingest
- * file too. Every byte handed out is hashed; a blob that does not match its digest is deleted and refused.
+ * a `200` instead of `206` starts the blob again. A later attempt (the next poll, after a restart) starts from the
+ * ingest file too. The import pipeline hashes every byte handed out and, once the blob checks out, the store takes
+ * the ingest file by rename (one write per blob, ADR 016).
  */
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { Descriptor } from '../../src/descriptor.js';
@@ -42,52 +42,55 @@ export async function ingested(dir: string, desc: Descriptor): Promise<number> {
   return s && s.size <= desc.size ? s.size : 0;
 }
 
-/** The blob's bytes, in order, each exactly once, verified against its digest by the end. */
+/**
+ * The blob's bytes, in order, each exactly once; after the last one the ingest file holds exactly the bytes handed
+ * out (the store takes that file by rename once the import pipeline has hashed them: one write per blob). This
+ * function hashes nothing: the pipeline's reader verifies every byte (ADR 001), and a blob it refuses after reading
+ * all of it has its ingest file removed (OciLayoutStore.adopt). The file only ever grows: bytes already in it are
+ * never written again. A depot that answers a range with the whole blob (200), or refuses it (416, asked again from
+ * byte 0), has its bytes below the file's end skipped: those handed on before (and in the file) are the ones the
+ * pipeline hashes, so whatever the depot sends again cannot make the file differ from what was verified.
+ */
 export async function* fetchBlob(desc: Descriptor, opts: IngestOptions): AsyncGenerator<Buffer> {
   await mkdir(opts.dir, { recursive: true });
   const path = ingestPath(opts.dir, desc);
-  const hash = createHash('sha256');
-  let given = 0; // bytes handed to the caller (and hashed)
-  let have = await ingested(opts.dir, desc);
-  if (have === 0) await rm(path, { force: true }); // larger than the blob: start again
+  let have: number = await ingested(opts.dir, desc); // bytes in the ingest file, all handed out once read below
+  if (have === 0) await rm(path, { force: true }); // empty, or larger than the blob: start again
   if (have > 0) {
-    for await (const chunk of createReadStream(path, { start: 0, end: have - 1, highWaterMark: 1024 * 1024 })) {
-      hash.update(chunk as Buffer);
-      given += (chunk as Buffer).length;
-      yield chunk as Buffer;
-    }
+    for await (const chunk of createReadStream(path, { start: 0, end: have - 1, highWaterMark: 1024 * 1024 })) yield chunk as Buffer;
   }
   const file = await open(path, 'a');
   const throttle = rateLimiter(opts.rate, opts.sleep);
+  let fromStart: boolean = false; // after a 416: the next request asks for the whole blob
   try {
     let failures = 0;
     while (have < desc.size) {
       const before = have;
       try {
-        for await (const piece of rangeBody(desc, have, opts)) {
+        const from: number = fromStart ? 0 : have;
+        let pos: number = from; // where the response's next byte belongs in the blob
+        for await (const piece of rangeBody(desc, from, opts)) {
           if (piece.restart) {
-            // The depot ignored the range: the blob starts again from its first byte.
-            await file.truncate(0);
-            have = 0;
+            // The depot ignored or refused the range: its bytes start again from the blob's first byte.
+            pos = 0;
+            fromStart = piece.refused;
             continue;
           }
           const chunk = piece.chunk;
           if (opts.stopping?.()) throw new AirlockError('IO_ERROR', `depot blob ${desc.digest}: the appliance is stopping (kept at byte ${have}; the next start resumes there)`);
           opts.onFetched?.(chunk.length);
-          await file.write(chunk, 0, chunk.length, null);
-          const end = have + chunk.length;
-          if (end > desc.size) throw new AirlockError('SIZE_MISMATCH', `depot blob ${desc.digest} is longer than the ${desc.size} bytes its manifest says`);
-          // Bytes below `given` were handed out already (a restart after a 200): only the rest goes on.
-          if (end > given) {
-            const fresh = chunk.subarray(Math.max(0, given - have));
-            hash.update(fresh);
-            given += fresh.length;
+          if (pos + chunk.length > desc.size) throw new AirlockError('SIZE_MISMATCH', `depot blob ${desc.digest} is longer than the ${desc.size} bytes its manifest says`);
+          const fresh = pos + chunk.length > have ? chunk.subarray(Math.max(0, have - pos)) : undefined;
+          pos += chunk.length;
+          if (fresh) {
+            await writeAll(file, fresh);
+            have += fresh.length;
+            fromStart = false;
             yield fresh;
           }
-          have = end;
           await throttle(chunk.length);
         }
-        if (have < desc.size) throw new AirlockError('REGISTRY_UNREACHABLE', `depot blob ${desc.digest}: the response ended at byte ${have} of ${desc.size}`);
+        if (have < desc.size) throw new AirlockError('REGISTRY_UNREACHABLE', `depot blob ${desc.digest}: the response ended at byte ${pos} of ${desc.size}`);
       } catch (err) {
         if (isAirlockError(err) && !retryable(err)) throw err;
         failures = have > before ? 1 : failures + 1;
@@ -101,18 +104,19 @@ export async function* fetchBlob(desc: Descriptor, opts: IngestOptions): AsyncGe
   } finally {
     await file.close();
   }
-  const got = `sha256:${hash.digest('hex')}`;
-  if (got !== desc.digest) {
-    await rm(path, { force: true });
-    throw new AirlockError('DIGEST_MISMATCH', `depot blob ${desc.digest}: the bytes received hash to ${got}; the depot's content was changed (the blob was discarded, nothing applied)`);
-  }
+}
+
+/** Appends all of `chunk` (a write may take fewer bytes than asked). */
+async function writeAll(file: FileHandle, chunk: Buffer): Promise<void> {
+  let done = 0;
+  while (done < chunk.length) done += (await file.write(chunk, done, chunk.length - done, null)).bytesWritten;
 }
 
 function retryable(err: AirlockError): boolean {
   return err.code === 'REGISTRY_UNREACHABLE' || err.code === 'REGISTRY_ERROR';
 }
 
-type Piece = { restart: true } | { restart: false; chunk: Buffer };
+type Piece = { restart: true; refused: boolean } | { restart: false; chunk: Buffer };
 
 /** GET the blob from `offset` on: the body's chunks, a restart marker first when the depot answered 200 to a range. */
 async function* rangeBody(desc: Descriptor, offset: number, opts: IngestOptions): AsyncGenerator<Piece> {
@@ -135,12 +139,12 @@ async function* rangeBody(desc: Descriptor, offset: number, opts: IngestOptions)
   }
   if (res.status === 416) {
     await res.body?.cancel();
-    yield { restart: true };
+    yield { restart: true, refused: true };
     throw new AirlockError('REGISTRY_ERROR', `${what}: the depot refused the range from byte ${offset}; starting the blob again`);
   }
   if (offset > 0) {
     const start = /^bytes (\d+)-/.exec(res.headers.get('content-range') ?? '')?.[1];
-    if (res.status !== 206 || Number(start) !== offset) yield { restart: true };
+    if (res.status !== 206 || Number(start) !== offset) yield { restart: true, refused: false };
   }
   if (!res.body) throw new AirlockError('REGISTRY_ERROR', `${what}: empty response body`);
   const reader = (res.body as WebReadableStream<Uint8Array>).getReader();

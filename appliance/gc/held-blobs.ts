@@ -17,6 +17,8 @@ export class HeldBlobs implements Ingester {
     private readonly state: StateStore,
     private readonly now: () => Date,
     private readonly log: Logger,
+    /** Blobs whose bytes the source already wrote to a file of its own: the store takes that file (OciLayoutStore.adopt). */
+    private readonly fileOf?: (desc: Descriptor) => string | undefined,
   ) {}
 
   /** Whether the blob is on disk and known whole (recorded, or re-hashed now; a bad file is removed). */
@@ -35,7 +37,8 @@ export class HeldBlobs implements Ingester {
   /** A blob a bundle carries: skipped when known whole, else written (again) and recorded once durable. */
   async ingest(desc: Descriptor): Promise<BlobWriter | undefined> {
     if (this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc))) return undefined;
-    const writer = await this.cas.ingest(desc, { replace: true });
+    const file = this.fileOf?.(desc);
+    const writer = file ? this.cas.adopt(desc, file) : await this.cas.ingest(desc, { replace: true });
     if (!writer) return undefined;
     return {
       write: (chunk) => writer.write(chunk),

@@ -35,6 +35,12 @@ export interface ImportSource {
    * still needs on disk; throws (INSUFFICIENT_STORAGE) to stop the import before they are written.
    */
   checkNeeded?: (bytes: number) => Promise<void>;
+  /**
+   * A large blob whose bytes the source writes to a file of its own as it hands them on (the depot's ingest file):
+   * its path. The pipeline still hashes every byte; once the blob checks out the store takes that file by rename
+   * instead of writing the bytes again (ADR 016). Undefined: written to the store as usual.
+   */
+  fileOf?: (desc: Descriptor) => string | undefined;
 }
 
 export async function runImport(ctx: ApplianceContext, id: string, input: ImportSource): Promise<ImportOutcome> {
@@ -44,7 +50,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   const load = ctx.external?.session(cas, (desc, err) => ctx.log.warn('streaming a layer to the registry failed; it is pushed from the store after the import checks out', { id, digest: desc.digest, message: errorMessage(err) }));
   // Every blob is fsynced with its directory before `verified_blobs` names it, and the `record` transaction comes
   // after all of them and after the Git pack is durable: the database never vouches for bytes not on disk (ADR 009).
-  const held = new HeldBlobs(cas, state, now, ctx.log);
+  const held = new HeldBlobs(cas, state, now, ctx.log, input.fileOf);
   const seen = new Map<string, Buffer>();
   let root: Descriptor | undefined;
   let channel = '';

@@ -39,6 +39,11 @@ export interface WriteBundleOptions {
   onPlan?: (totalBytes: number, blobs: Descriptor[]) => void;
   /** Where blobs' digests are checked (default: the process's shared pool). */
   hashPool?: HashPool;
+  /**
+   * Sizes only, no digests: the consumer hashes every byte of the archive itself (the appliance's depot import feeds
+   * it to the import pipeline, which verifies every blob and names the first bad one; ADR 016).
+   */
+  sizesOnly?: boolean;
 }
 
 export interface WrittenBundle {
@@ -99,7 +104,8 @@ export async function writeBundle(opts: WriteBundleOptions): Promise<WrittenBund
       // The size here, in line (a short or long blob must not shift the archive); the digest on the pool.
       const sized = source.pipe(new VerifyingStream(desc, label, { digest: false }));
       source.on('error', (err) => sized.destroy(err));
-      await checks.add(desc, label, sized as AsyncIterable<Buffer>, archive, () => undefined);
+      if (opts.sizesOnly) for await (const chunk of sized as AsyncIterable<Buffer>) await write(chunk);
+      else await checks.add(desc, label, sized as AsyncIterable<Buffer>, archive, () => undefined);
       await pad(desc.size);
     }
     await write(Buffer.alloc(2 * BLOCK));

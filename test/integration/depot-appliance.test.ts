@@ -6,7 +6,8 @@
  * 503s and wrong credentials without stopping.
  */
 import { createHash } from 'node:crypto';
-import { readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publicPart } from '../../keys/key-file.js';
@@ -26,6 +27,7 @@ let registry: TestRegistry;
 let proxy: CountingProxy;
 let site: Site;
 const HOUR = 3600_000;
+const MiB = 1024 * 1024;
 type App = Awaited<ReturnType<typeof start>>;
 const apps: App[] = [];
 
@@ -174,6 +176,75 @@ describe('appliance --depot', () => {
     expect(app.ctx.state.isPublished(`sha256:${layer}`)).toBe(false);
     const reason = createHash('sha256').update(bytes).digest('hex');
     expect(view.lastError?.message).toContain(reason);
+    // nothing of the tampered blob in the store: the ingest file was not taken (ADR 016, one write per blob)
+    await expect(stat(app.ctx.cas.blobPath(`sha256:${layer}`))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('writes each fetched blob once: the store takes the (resumed) ingest file by rename, nothing copied', async () => {
+    const big = await writeLayer(site.layout, 8 * MiB);
+    await tagLayout(site.layout, await writeImage(site.layout, [big]), 'team/big:1.0');
+    const r4 = await site.bundle({ sequence: 4, images: ['team/app:1.0', 'team/worker:1.0', 'team/worker:2.0', 'team/big:1.0'] });
+    await pushTo(r4, `oci://${registry.host}/${repo}`);
+    // a partial ingest file from an earlier attempt: the first 3 MiB of the layer
+    const ingestDir = join(app.ctx.cas.dir, '..', 'depot', 'ingest');
+    const partial = join(ingestDir, big.desc.digest.slice(7));
+    const layerBytes = await readFile(join(site.layout, 'blobs/sha256', big.desc.digest.slice(7)));
+    await writeFile(partial, layerBytes.subarray(0, 3 * MiB));
+    const inode = (await stat(partial)).ino;
+    const written = async () => Number(/write_bytes: (\d+)/.exec(await readFile('/proc/self/io', 'utf8'))?.[1]);
+    const before = await written();
+    await poll(app);
+    const writtenBytes = (await written()) - before;
+    const view = depotView(app);
+    expect(view.lastRelease).toMatchObject({ sequence: 4, state: 'applied', resumedBytes: 3 * MiB, missingBytes: big.desc.size });
+    expect(view.lastRelease?.fetchedBytes).toBe(big.desc.size - 3 * MiB); // resumed with Range from the file's end
+    // the store's blob is the ingest file itself (same inode), and no ingest file is left
+    expect((await stat(app.ctx.cas.blobPath(big.desc.digest))).ino).toBe(inode);
+    expect(await readdir(ingestDir)).toEqual([]);
+    // what this process wrote during the pull: the fetched bytes once (plus the state database), not twice
+    const fresh = big.desc.size - 3 * MiB;
+    expect(writtenBytes).toBeGreaterThanOrEqual(fresh);
+    expect(writtenBytes).toBeLessThan(fresh + 2 * MiB);
+    // the registry serves it whole (curl, as a user would)
+    const out = join(site.dir, 'big-layer');
+    await run('curl', ['-sSf', '-o', out, `${app.url}/v2/team/big/blobs/${big.desc.digest}`]);
+    expect(createHash('sha256').update(await readFile(out)).digest('hex')).toBe(big.desc.digest.slice(7));
+  });
+
+  it('a depot that sends a blob again from byte 0 (200 to a Range): the bytes held are not written again, the store gets exactly the verified bytes', async () => {
+    const flaky = await writeLayer(site.layout, 3 * MiB);
+    await tagLayout(site.layout, await writeImage(site.layout, [flaky]), 'team/flaky:1.0');
+    const r5 = await site.bundle({ sequence: 5, images: ['team/app:1.0', 'team/flaky:1.0'] });
+    await pushTo(r5, `oci://${registry.host}/${repo}`);
+    const hex = flaky.desc.digest.slice(7);
+    const data = join(registry.storage, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+    let requests = 0;
+    // the first response is cut after 1 MiB; the depot's copy changes at byte 100 before the second, answered 200
+    // (the proxy asks cutAfter, then dropRange, for each request)
+    proxy.cutAfter = (method, url) => (method === 'GET' && url.endsWith(flaky.desc.digest) && ++requests === 1 ? MiB : undefined);
+    proxy.dropRange = (method, url) => {
+      if (method !== 'GET' || !url.endsWith(flaky.desc.digest)) return false;
+      if (requests === 2) {
+        const bytes = readFileSync(data);
+        bytes[100] = (bytes[100] ?? 0) ^ 0xff;
+        writeFileSync(data, bytes);
+      }
+      return true;
+    };
+    try {
+      await poll(app);
+    } finally {
+      proxy.cutAfter = undefined;
+      proxy.dropRange = undefined;
+    }
+    const view = depotView(app);
+    expect(requests).toBe(2);
+    // the bytes below the ingest file's end were handed on (and hashed) from the first response, and are the file's:
+    // the depot's changed copy of them is skipped, not written over the file the store then takes
+    expect(view.lastRelease).toMatchObject({ sequence: 5, state: 'applied' });
+    expect(app.ctx.state.lastAccepted('stable')?.sequence).toBe(5);
+    expect(createHash('sha256').update(await readFile(app.ctx.cas.blobPath(flaky.desc.digest))).digest('hex')).toBe(hex);
+    expect(await readdir(join(app.ctx.cas.dir, '..', 'depot', 'ingest'))).toEqual([]);
   });
 });
 
