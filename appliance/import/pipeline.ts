@@ -120,7 +120,9 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
         },
       });
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOSPC') throw new AirlockError('INSUFFICIENT_STORAGE', 'the data directory filled up while the bundle was received; free space there and import again', { cause: err });
+      // The disk can fill under a blob's file (ENOSPC) or under the state database recording a blob (SQLITE_FULL).
+      const code = (err as { code?: string }).code;
+      if (code === 'ENOSPC' || code === 'SQLITE_FULL') throw new AirlockError('INSUFFICIENT_STORAGE', 'the data directory filled up while the bundle was received; free space there and import again', { cause: err });
       throw err;
     }
     if (inForce) {
