@@ -20,7 +20,7 @@ import { BINARY } from '../test/helpers/cli.js';
 import { exec, run } from '../test/helpers/exec.js';
 import { skopeoPush, tagLayout } from '../test/helpers/images.js';
 import { freePort, startRegistry } from '../test/helpers/registry.js';
-import { type Measurement, loadCell, measure, mib, paired, randomLayer, ratioCell } from './lib.js';
+import { type Measurement, loadCell, measure, median, mib, paired, randomLayer, ratioCell, stopWithPeakRss } from './lib.js';
 import { updateResults } from './results.js';
 
 const { values } = parseArgs({ options: { mib: { type: 'string', default: '1024' }, 'delta-mib': { type: 'string', default: '64' }, runs: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/RESULTS.md' } } });
@@ -119,13 +119,7 @@ async function serve(dataDir: string, trustPath: string, depot: string, interval
     api,
     depot: async () => (await api<{ depot: DepotView }>('/api/v1/status')).depot,
     written: async () => Number(/write_bytes: (\d+)/.exec(await readFile(`/proc/${child.pid}/io`, 'utf8'))?.[1] ?? 0),
-    async stop() {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      return hwm;
-    },
+    stop: () => stopWithPeakRss(child),
   };
 }
 
@@ -278,7 +272,6 @@ async function main(): Promise<void> {
     }
 
     const peakRss = Math.max(...rssAll);
-    const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const limit = deltaSize * 1.01;
     const pct = (x: number) => `${x >= 0 ? '+' : '−'}${Math.abs(x * 100).toFixed(2)}%`;
     const table = [
@@ -288,9 +281,9 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|---|---|',
       `| fresh \`appliance serve --depot\`, spawn to the import applied (import record's \`finishedAt\`) vs \`skopeo copy --all docker://REG/REPO@DIGEST oci:DIR\` of the same 3 image manifests | ${pull.ours.seconds.toFixed(2)} s | ${pull.peer.seconds.toFixed(2)} s | ${ratioCell(pull, 1.0)} | ≤ 1.0× | ${mib(peakRss)} | ${loadCell(pull)} |`,
       '',
-      `Where the appliance's time goes (median of its ${runs} runs): process start to listening ${med(phases.map((p) => p.start)).toFixed(2)} s; first poll, signature and manifests until the import starts ${med(phases.map((p) => p.check)).toFixed(2)} s; the import, started to applied ${med(phases.map((p) => p.importing)).toFixed(2)} s. The import alone against the same pairs' skopeo runs: **${med(importRatios).toFixed(2)}×** (pairs ${Math.min(...importRatios).toFixed(2)}–${Math.max(...importRatios).toFixed(2)}×). Of the process start, in the same run (median of 3, \`node -e\`): loading \`dist/appliance/server.js\` ${med(loads.server).toFixed(2)} s, \`@kubernetes/client-node\` alone ${med(loads.kube).toFixed(2)} s (not loaded by an appliance without a cluster, as here), a bare \`node\` ${med(loads.bare).toFixed(2)} s. Peak RSS of each run: ${rssAll.map(mib).join(', ')}.`,
+      `Where the appliance's time goes (median of its ${runs} runs): process start to listening ${median(phases.map((p) => p.start)).toFixed(2)} s; first poll, signature and manifests until the import starts ${median(phases.map((p) => p.check)).toFixed(2)} s; the import, started to applied ${median(phases.map((p) => p.importing)).toFixed(2)} s. The import alone against the same pairs' skopeo runs: **${median(importRatios).toFixed(2)}×** (pairs ${Math.min(...importRatios).toFixed(2)}–${Math.max(...importRatios).toFixed(2)}×). Of the process start, in the same run (median of 3, \`node -e\`): loading \`dist/appliance/server.js\` ${median(loads.server).toFixed(2)} s, \`@kubernetes/client-node\` alone ${median(loads.kube).toFixed(2)} s (not loaded by an appliance without a cluster, as here), a bare \`node\` ${median(loads.bare).toFixed(2)} s. Peak RSS of each run: ${rssAll.map(mib).join(', ')}.`,
       '',
-      `Against skopeo followed by \`sync\` (skopeo does not sync; the appliance fsyncs what it stores before it says applied; the \`sync\` also flushes whatever else the shared machine wrote): **${med(syncedRatios).toFixed(2)}×** (pairs ${Math.min(...syncedRatios).toFixed(2)}–${Math.max(...syncedRatios).toFixed(2)}×; sync ${med(peerSync).toFixed(2)} s median). Written to storage per run (median): appliance ${mib(med(oursWritten) / 1024)} (/proc/PID/io \`write_bytes\`: each fetched blob once, to its ingest file, which the store takes by rename; plus the state database), skopeo ${mib(med(peerWritten) / 1024)} (GNU time's file system outputs).`,
+      `Against skopeo followed by \`sync\` (skopeo does not sync; the appliance fsyncs what it stores before it says applied; the \`sync\` also flushes whatever else the shared machine wrote): **${median(syncedRatios).toFixed(2)}×** (pairs ${Math.min(...syncedRatios).toFixed(2)}–${Math.max(...syncedRatios).toFixed(2)}×; sync ${median(peerSync).toFixed(2)} s median). Written to storage per run (median): appliance ${mib(median(oursWritten) / 1024)} (/proc/PID/io \`write_bytes\`: each fetched blob once, to its ingest file, which the store takes by rename; plus the state database), skopeo ${mib(median(peerWritten) / 1024)} (GNU time's file system outputs).`,
       '',
       '| one-layer delta (release 2 replaces one layer of img3 with a new one) | figure | target |',
       '|---|---|---|',

@@ -24,7 +24,7 @@ import { RegistryRepository } from '../src/registry/repository.js';
 import { BINARY } from '../test/helpers/cli.js';
 import { exec } from '../test/helpers/exec.js';
 import { startRegistry } from '../test/helpers/registry.js';
-import { mib } from './lib.js';
+import { median, mib } from './lib.js';
 import { updateResults } from './results.js';
 
 const { values } = parseArgs({ options: { sites: { type: 'string', default: '10000' }, out: { type: 'string', default: 'bench/RESULTS.md' }, 'make-only': { type: 'string' }, runs: { type: 'string', default: '3' }, 'inline-limit': { type: 'string' } } });
@@ -33,7 +33,6 @@ const RUNS = Number(values.runs);
 const SITES = Number(values.sites);
 const PKCS8_ED25519 = Buffer.from('302e020100300506032b657004220420', 'hex');
 const ROOT = `sha256:${'d'.repeat(64)}`;
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 interface Site {
   name: string;

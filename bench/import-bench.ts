@@ -10,7 +10,7 @@ import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BINARY } from '../test/helpers/cli.js';
 import { freePort, startRegistry } from '../test/helpers/registry.js';
-import { type Measurement, type Paired, loadCell, measure, mib, paired, processCpuSeconds, ratioCell } from './lib.js';
+import { type Measurement, type Paired, loadCell, measure, median, mib, paired, processCpuSeconds, ratioCell, stopWithPeakRss } from './lib.js';
 
 export interface Appliance {
   url: string;
@@ -33,13 +33,7 @@ export async function startAppliance(dataDir: string, trustPath: string, media: 
     url: `http://127.0.0.1:${port}`,
     child,
     token,
-    async stop() {
-      const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-      const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
-      child.kill('SIGTERM');
-      await new Promise((r) => child.once('exit', r));
-      return hwm;
-    },
+    stop: () => stopWithPeakRss(child),
   };
 }
 
@@ -55,7 +49,6 @@ export async function importFromMedia(app: Appliance, file: string): Promise<num
   }
 }
 
-const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
 
 export interface ImportBenchInput {
   work: string;
@@ -99,7 +92,7 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
     return m;
   };
   const embeddedPair = await paired(runs, embedded, tarSkopeo);
-  const embeddedText = `CPU of the appliance during an import into its embedded registry (median): ${med(embeddedCpu).toFixed(2)} s for ${(size / 1024 / 1024).toFixed(0)} MiB, against ${embeddedPair.ours.seconds.toFixed(2)} s of wall time: every byte is read, hashed (in line, ADR 019 amendment) and written with fsync, one thread's work; 0.3× of the peer would be ${(0.3 * embeddedPair.peer.seconds).toFixed(2)} s.`;
+  const embeddedText = `CPU of the appliance during an import into its embedded registry (median): ${median(embeddedCpu).toFixed(2)} s for ${(size / 1024 / 1024).toFixed(0)} MiB, against ${embeddedPair.ours.seconds.toFixed(2)} s of wall time: every byte is read, hashed (in line, ADR 019 amendment) and written with fsync, one thread's work; 0.3× of the peer would be ${(0.3 * embeddedPair.peer.seconds).toFixed(2)} s.`;
 
   // 2. --registry vs skopeo copy from an extracted layout, each into a fresh docker-registry
   const extracted = join(work, 'extracted-once');
@@ -154,7 +147,7 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
     '',
     embeddedText,
     '',
-    `CPU during the \`--registry\` pairs (median): docker-registry ${med(cpu.registryOurs).toFixed(2)} s taking the appliance's layers and ${med(cpu.registryPeer).toFixed(2)} s taking skopeo's; the appliance ${med(cpu.appliance).toFixed(2)} s (reading, hashing and storing every blob, and sending it); skopeo ${med(cpu.skopeo).toFixed(2)} s. On 2 cores the appliance's run cannot take less than (${med(cpu.registryOurs).toFixed(2)} + ${med(cpu.appliance).toFixed(2)}) / 2 = ${((med(cpu.registryOurs) + med(cpu.appliance)) / 2).toFixed(2)} s, ${((med(cpu.registryOurs) + med(cpu.appliance)) / 2 / externalPair.peer.seconds).toFixed(2)}× the skopeo run.`,
+    `CPU during the \`--registry\` pairs (median): docker-registry ${median(cpu.registryOurs).toFixed(2)} s taking the appliance's layers and ${median(cpu.registryPeer).toFixed(2)} s taking skopeo's; the appliance ${median(cpu.appliance).toFixed(2)} s (reading, hashing and storing every blob, and sending it); skopeo ${median(cpu.skopeo).toFixed(2)} s. On 2 cores the appliance's run cannot take less than (${median(cpu.registryOurs).toFixed(2)} + ${median(cpu.appliance).toFixed(2)}) / 2 = ${((median(cpu.registryOurs) + median(cpu.appliance)) / 2).toFixed(2)} s, ${((median(cpu.registryOurs) + median(cpu.appliance)) / 2 / externalPair.peer.seconds).toFixed(2)}× the skopeo run.`,
     '',
     `| re-import of the bundle in force (read through and every byte hashed again, nothing written: a tampered copy of it must fail, as \`bundle verify\` does) | ${reimport.toFixed(3)} s | the time to hash the bundle once (no target since that change; it was < 1 s when the bundle in force was recognised and not read) |`,
     '|---|---|---|',

@@ -1,4 +1,5 @@
 /** Shared pieces of the benchmarks: timing a command with GNU time, and random layers written to a layout. */
+import type { ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, readFile, readdir, rename } from 'node:fs/promises';
@@ -40,6 +41,15 @@ export async function processCpuSeconds(marker: string): Promise<number> {
   return ticks / 100;
 }
 
+/** A child's peak RSS in KiB (VmHWM), read before it is stopped with SIGTERM and has exited. */
+export async function stopWithPeakRss(child: ChildProcess): Promise<number> {
+  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  child.kill('SIGTERM');
+  await new Promise((r) => child.once('exit', r));
+  return hwm;
+}
+
 /**
  * Flushes the page cache's dirty pages (the previous run's output) before a measurement, so that one run's
  * writeback does not land in the next one's time. Cached reads stay cached: every run reads warm inputs.
@@ -59,7 +69,9 @@ export interface Paired {
   loads: number[];
 }
 
-const median = (xs: number[]) => {
+/** The median (the mean of the two middle values for an even count; 0 for none). */
+export const median = (xs: number[]): number => {
+  if (!xs.length) return 0;
   const sorted = [...xs].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { exec, run } from '../test/helpers/exec.js';
 import { startCluster } from '../test/helpers/kube.js';
-import { type Measurement, loadCell, measure, mib, paired, processCpuSeconds, ratioCell } from './lib.js';
+import { type Measurement, loadCell, measure, median, mib, paired, processCpuSeconds, ratioCell } from './lib.js';
 import { updateResults } from './results.js';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '3' }, out: { type: 'string', default: 'bench/RESULTS.md' } } });
@@ -65,7 +65,6 @@ async function main(): Promise<void> {
     };
     const pair = await paired(runs, airlock, peer);
     const { ours, peer: theirs } = pair;
-    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
     const serverAirlock = median(server.airlock);
     const serverKubectl = median(server.kubectl);
     const clientAirlock = ours.cpuSeconds ?? 0;

@@ -88,10 +88,16 @@ class Writer {
   readonly keyCache = new Map<string, string>();
   constructor(private readonly sort: boolean) {}
 
-  keys(o: { [key: string]: Plain }): string[] {
-    const keys = Object.keys(o).filter((k) => normalise(o[k]) !== undefined);
-    return this.sort ? keys.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)) : keys;
+  /** The entries written (undefined values left out, as JSON does), values normalised once, sorted on request. */
+  entries(o: { [key: string]: Plain }): [string, Plain][] {
+    const out: [string, Plain][] = [];
+    for (const k of Object.keys(o)) {
+      const v = normalise(o[k]);
+      if (v !== undefined) out.push([k, v]);
+    }
+    return this.sort ? out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) : out;
   }
+
 
   /** A value after `prefix` (`key:` or `-`) at `indent`, the prefix already written. */
   after(v: Plain, indent: string, inSequence: boolean): void {
@@ -135,9 +141,9 @@ class Writer {
   }
 
   map(o: { [key: string]: Plain }, indent: string, firstInline: boolean): void {
-    this.keys(o).forEach((k, i) => {
+    this.entries(o).forEach(([k, v], i) => {
       this.out.push(`${i === 0 && firstInline ? '' : indent}${keyText(this.keyCache, k)}:`);
-      this.value(normalise(o[k]) as Plain, indent, false);
+      this.value(v, indent, false);
     });
   }
 

@@ -125,9 +125,6 @@ export function sameShape(neutral: unknown, real: unknown): boolean {
   return real === null || typeof real !== 'object';
 }
 
-/** A document's text parsed to plain data, or the first error (a parse error, or an alias that does not resolve). */
-const load = loadYaml;
-
 /**
  * Substitutes one YAML document's text and parses it. Returns the object (or undefined for an empty document), or
  * the problems: missing variables, YAML made invalid by a value, or a value that changed the document's shape.
@@ -135,12 +132,12 @@ const load = loadYaml;
 export function substituteDocument(text: string, values: ReadonlyMap<string, ResolvedValue>): { object?: unknown; used: Map<string, ResolvedValue>; problems: SubstituteProblem[] } {
   const real = substituteText(text, values);
   if (real.problems.length) return { used: real.used, problems: real.problems };
-  const parsed = load(real.text);
+  const parsed = loadYaml(real.text);
   const names = [...real.used.keys()];
   // Values made only of characters that mean nothing to YAML where they stand cannot change its shape: the check
   // by a second parse is skipped for them when the document parsed (most values: numbers, names, hosts, tags).
   const inert = parsed.error === undefined && [...real.used.values()].every((v) => INERT_VALUE.test(v.value));
-  const neutral = names.length && !inert ? load(substituteText(text, values, true).text) : undefined;
+  const neutral = names.length && !inert ? loadYaml(substituteText(text, values, true).text) : undefined;
   if (parsed.error !== undefined && (!neutral || neutral.error !== undefined)) {
     return { used: real.used, problems: [{ line: 1, variable: '', message: `invalid YAML: ${parsed.error}` }] };
   }
@@ -148,7 +145,7 @@ export function substituteDocument(text: string, values: ReadonlyMap<string, Res
     // Blame the variables that do it on their own (each alone with its value, the others as placeholders).
     const shape = neutral.value;
     const alone = names.filter((name) => {
-      const d = load(substituteText(text, values, true, name).text);
+      const d = loadYaml(substituteText(text, values, true, name).text);
       return d.error !== undefined || !sameShape(shape, d.value);
     });
     const culprits = alone.length ? alone : names;
