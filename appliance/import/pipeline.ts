@@ -41,6 +41,11 @@ export interface ImportSource {
    * instead of writing the bytes again (ADR 016). Undefined: written to the store as usual.
    */
   fileOf?: (desc: Descriptor) => string | undefined;
+  /**
+   * Called once the whole archive is read and every byte of it verified and durable, before anything is applied: an
+   * upload answers "accepted" only then, never while a blob's verdict is still out.
+   */
+  onRead?: () => void;
 }
 
 export async function runImport(ctx: ApplianceContext, id: string, input: ImportSource): Promise<ImportOutcome> {
@@ -125,6 +130,7 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
       if (code === 'ENOSPC' || code === 'SQLITE_FULL') throw new AirlockError('INSUFFICIENT_STORAGE', 'the data directory filled up while the bundle was received; free space there and import again', { cause: err });
       throw err;
     }
+    input.onRead?.();
     if (inForce) {
       state.setProgress(id, contents.bytesRead);
       if (nextRoot) await adoptTrustRoot(ctx, nextRoot, id);

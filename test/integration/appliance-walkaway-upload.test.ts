@@ -30,10 +30,11 @@ beforeAll(async () => {
 
 afterAll(async () => app?.close());
 
-/** A copy of `bundle` with one byte of its largest layer flipped. */
-async function tampered(bundle: string, out: string): Promise<string> {
+/** A copy of `bundle` with one byte of its largest layer (or of the archive's last blob) flipped. */
+async function tampered(bundle: string, out: string, which: 'largest' | 'last' = 'largest'): Promise<string> {
   const entries = splitTar(await readFile(bundle));
-  const layer = entries.filter((e) => e.name.startsWith('blobs/sha256/')).sort((a, b) => b.body.length - a.body.length)[0];
+  const blobs = entries.filter((e) => e.name.startsWith('blobs/sha256/'));
+  const layer = which === 'last' ? blobs[blobs.length - 1] : blobs.sort((a, b) => b.body.length - a.body.length)[0];
   if (!layer) throw new Error('no blob in the bundle');
   layer.body[layer.body.length >> 1] = (layer.body[layer.body.length >> 1] ?? 0) ^ 0x40;
   const path = join(site.dir, out);
@@ -128,6 +129,20 @@ describe('the bundle in force, sent again', () => {
     const status = (await (await fetch(`${app.url}/api/v1/status`, { headers: { authorization: `Bearer ${app.token}` } })).json()) as { channels: { sequence: number }[] };
     expect(status.channels[0]?.sequence).toBe(5);
   });
+});
+
+describe('a tampered last blob', () => {
+  it('is answered with its error every time, never "accepted" while its verdict is still out', async () => {
+    // The body's end arrives with the last blob's bytes, before the reader has hashed them: the answer waits for
+    // the verdict. Sent again and again, since the window this closes was a race.
+    const bad = await tampered(await site.bundle({ sequence: 11, name: 'last-flip' }), 'last-flip.airlock', 'last');
+    for (let i = 0; i < 15; i++) {
+      const answer = await upload(bad);
+      expect(answer.timedOut).toBe(false);
+      expect(answer.status, `upload ${i + 1}`).toBe(422);
+      expect((answer.body.error as { code: string }).code).toBe('DIGEST_MISMATCH');
+    }
+  }, 120_000);
 });
 
 describe('airlock appliance import --wait', () => {
