@@ -1,6 +1,6 @@
 /**
- * `bundle verify` and `bundle inspect` over a bundle file, its split parts, or standard input: one forward pass,
- * never extracted. A delta is verified like any bundle (every byte it carries); what it leaves out for its base
+ * `bundle verify` and `bundle inspect` over a bundle file (its blobs read at their offsets, ADR 022), its split
+ * parts, or standard input (one forward pass); never extracted. A delta is verified like any bundle (every byte it carries); what it leaves out for its base
  * to provide is reported, and checked against a base when one is given.
  */
 import type { Readable } from 'node:stream';
@@ -8,10 +8,11 @@ import type { Descriptor } from '../src/descriptor.js';
 import { AirlockError } from '../src/errors.js';
 import { parseJson } from '../src/graph.js';
 import { ANNOTATION_KIND, type GitSnapshotConfig } from '../src/bundle/format.js';
-import { type BundleContents, readBundle } from '../src/bundle/reader.js';
+import { type BundleContents, type RangedArchive, readBundle } from '../src/bundle/reader.js';
+import { openRangedFile } from '../src/bundle/ranged-file.js';
 import { HashPool } from '../src/hash-pool.js';
 import { type BundleSummary, summarize } from '../src/bundle/summary.js';
-import { type BundleSource, openBundleSource } from '../src/bundle/parts-source.js';
+import { type BundleSource, locateBundle, openBundleSource } from '../src/bundle/parts-source.js';
 import { unverifiedPartsIndex, verifyPartsIndex } from '../keys/parts.js';
 import type { PartsIndex } from '../src/bundle/parts.js';
 import { statementVerifier, unverifiedStatement } from '../keys/statement-verifier.js';
@@ -60,11 +61,14 @@ export interface VerifyReport extends BundleSummary {
  * and the bundle itself. A failure names the bad or missing part.
  */
 export async function verifyBundleFile({ path, trust, now = new Date(), onProgress, stdin, base }: VerifyOptions): Promise<VerifyReport> {
-  // One pool reads the file (or parts) into its ring and hashes the blobs (and the parts) from there, on two threads:
-  // this thread only reads, so both cores hash; 24 MiB of ring lets the next blob start while the last one's tail
-  // (up to the ring) is hashed. The threads start now, while this one checks the signature.
-  const pool = new HashPool({ slots: 24, eager: true });
-  const opened = await openInput(path, stdin, { readIndex: (text, label) => verifyPartsIndex(text, trust, label), pool }).catch((err: unknown) => {
+  // A bundle file is read at offsets (ADR 022): this thread walks the headers and the metadata, and each large blob
+  // is read and hashed at its offset by one of two threads, so both cores hash, side by side, whatever the blobs'
+  // sizes. Split parts and standard input are one stream: one pool reads it into its ring and hashes the blobs (and
+  // the parts) from there, on two threads; 24 MiB of ring lets the next blob start while the last one's tail (up to
+  // the ring) is hashed. The threads start now, while this one checks the signature.
+  const whole = path !== '-' && (await locateBundle(path)).kind === 'file';
+  const pool = new HashPool({ slots: whole ? 1 : 24, eager: true });
+  const opened = await (whole ? openWhole(path, pool) : openInput(path, stdin, { readIndex: (text, label) => verifyPartsIndex(text, trust, label), pool })).catch((err: unknown) => {
     pool.close();
     throw err;
   });
@@ -86,8 +90,8 @@ export async function verifyBundleFile({ path, trust, now = new Date(), onProgre
   } catch (err) {
     throw await opened.explain(err);
   } finally {
-    opened.close();
-    pool.close();
+    await pool.stop(); // the ranges in flight after a failure let go of the file first
+    await opened.close();
   }
   const summary = summarize(contents.statement, contents.signers, contents.rootIndex, (d) => contents.metadata.get(d));
   const signerNames = Object.fromEntries(contents.signers.map((id) => [id, trust.keys[id]?.name ?? '']).filter(([, name]) => name));
@@ -173,6 +177,14 @@ export async function inspectBundleFile(path: string, stdin?: Readable): Promise
   } finally {
     opened.close();
   }
+}
+
+type Opened = Omit<BundleSource, 'source' | 'close'> & { source: BundleSource['source'] | RangedArchive; close(): void | Promise<void> };
+
+/** A bundle file, to be read at offsets. */
+async function openWhole(path: string, pool: HashPool): Promise<Opened> {
+  const file = await openRangedFile(path, pool);
+  return { label: path, size: file.size, source: file, checkRoot: () => undefined, explain: async (err) => err, close: () => file.close() };
 }
 
 /** `-` is standard input, read once as it arrives (its size is not known up front); anything else a path. */

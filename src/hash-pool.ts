@@ -16,10 +16,38 @@ import { Worker } from 'node:worker_threads';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
+const { openSync, readSync, closeSync } = require('node:fs');
 const ring = new Uint8Array(workerData.ring);
+const cancel = new Int32Array(workerData.cancel);
 const jobs = new Map();
+let rangeBuffer;
 parentPort.on('message', (m) => {
-  if (m.l !== undefined) {
+  if (m.f !== undefined) {
+    // A file range, read here (its own descriptor, opened and closed per range) and hashed: the thread's own work.
+    // The file is closed before the answer goes out: an answered range holds nothing open.
+    let fd;
+    let answer;
+    try {
+      fd = openSync(m.f, 'r');
+      rangeBuffer ??= Buffer.allocUnsafe(workerData.rangeRead);
+      const h = createHash('sha256');
+      let left = m.n;
+      let at = m.p;
+      while (left > 0 && Atomics.load(cancel, 0) === 0) {
+        const got = readSync(fd, rangeBuffer, 0, Math.min(rangeBuffer.length, left), at);
+        if (got === 0) break;
+        h.update(got === rangeBuffer.length ? rangeBuffer : rangeBuffer.subarray(0, got));
+        left -= got;
+        at += got;
+      }
+      if (left > 0 && Atomics.load(cancel, 0) !== 0) answer = { j: m.j, n: m.n, e: 'the hash pool is closed' };
+      else answer = { j: m.j, n: m.n, d: left > 0 ? '' : h.digest('hex'), short: left > 0 ? m.n - left : undefined };
+    } catch (err) {
+      answer = { j: m.j, n: m.n, e: String((err && err.message) || err) };
+    }
+    if (fd !== undefined) closeSync(fd);
+    parentPort.postMessage(answer);
+  } else if (m.l !== undefined) {
     let h = jobs.get(m.j);
     if (!h) jobs.set(m.j, (h = createHash('sha256')));
     h.update(ring.subarray(m.o, m.o + m.l));
@@ -72,6 +100,10 @@ export class HashPool {
   private readonly threads: number;
   private readonly results = new Map<number, { resolve: (hex: string) => void; reject: (err: Error) => void }>();
   private nextJob = 1;
+  /** Set when the pool stops: a worker reading a file range stops at its next read. */
+  private readonly cancel = new SharedArrayBuffer(4);
+  /** File ranges handed out and not yet answered (each holds a descriptor open on its worker). */
+  private readonly ranges = new Set<Promise<unknown>>();
   private failure: Error | undefined;
   private closed = false;
   /** The slot that copied chunks are packed into, and how far it is filled. */
@@ -96,8 +128,7 @@ export class HashPool {
    */
   hasher(): PooledHash {
     const job = this.nextJob++;
-    const idle = this.lanes.find((l) => l.queued === 0 && l.open === 0);
-    const lane = idle ?? (this.lanes.length < this.threads ? this.startLane() : this.lanes.reduce((a, b) => (b.open * this.slotSize + b.queued < a.open * this.slotSize + a.queued ? b : a)));
+    const lane = this.leastBusyLane();
     lane.open++;
     let done = false;
     const post = (offset: number, length: number) => {
@@ -179,6 +210,41 @@ export class HashPool {
   }
 
   /**
+   * SHA-256 of `length` bytes of the file at `path` from `position`, read and hashed on a worker thread with a
+   * buffer of its own (not the ring): blobs of one file are then hashed side by side, each worker reading its own
+   * range. Placed on an idle worker, or the one with the fewest bytes queued. Rejects with `RangeShortError` when the
+   * file ends inside the range.
+   */
+  hashFileRange(path: string, position: number, length: number): Promise<string> {
+    if (this.failure) return Promise.reject(this.failure);
+    const job = this.nextJob++;
+    const lane = this.leastBusyLane();
+    lane.queued += length;
+    const answer = new Promise<string>((resolve, reject) => {
+      this.results.set(job, { resolve, reject });
+      lane.worker.postMessage({ j: job, f: path, p: position, n: length });
+      this.holdProcess();
+    });
+    const settled = answer.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.ranges.add(settled);
+    void settled.then(() => this.ranges.delete(settled));
+    return answer;
+  }
+
+  /**
+   * Stops the workers once the file ranges in flight have let go of their files (each stops at its next read), so
+   * that no descriptor is left open; then `close`.
+   */
+  async stop(): Promise<void> {
+    Atomics.store(new Int32Array(this.cancel), 0, 1);
+    await Promise.all([...this.ranges]);
+    this.close();
+  }
+
+  /**
    * Files read front to back straight into the ring, one after the other as one stream: each chunk is a view of one
    * slot, valid until the chunk after the next one is taken (a reader may still join the previous chunk's tail with
    * the next chunk, across files too). `close` lets go of the last chunks. One reader per pool at a time.
@@ -216,18 +282,26 @@ export class HashPool {
     for (const lane of this.lanes) void lane.worker.terminate();
   }
 
+  private leastBusyLane(): Lane {
+    const idle = this.lanes.find((l) => l.queued === 0 && l.open === 0);
+    return idle ?? (this.lanes.length < this.threads ? this.startLane() : this.lanes.reduce((a, b) => (b.open * this.slotSize + b.queued < a.open * this.slotSize + a.queued ? b : a)));
+  }
+
   private startLane(): Lane {
     // A worker allocates next to nothing (a message per MiB): small heap limits keep its isolate's RSS small.
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, cancel: this.cancel, rangeRead: RANGE_READ }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     const lane: Lane = { worker, queued: 0, open: 0 };
-    worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string }) => {
+    worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string; n?: number; short?: number; e?: string }) => {
       if (m.o !== undefined && m.l !== undefined) {
         lane.queued -= m.l;
         this.unref(Math.floor(m.o / this.slotSize));
       } else if (m.j !== undefined) {
+        if (m.n !== undefined) lane.queued -= m.n; // a file range
         const waiting = this.results.get(m.j);
         this.results.delete(m.j);
-        waiting?.resolve(m.d ?? '');
+        if (m.e !== undefined) waiting?.reject(new Error(m.e));
+        else if (m.short !== undefined) waiting?.reject(new RangeShortError(m.short));
+        else waiting?.resolve(m.d ?? '');
       }
       this.holdProcess();
     });
@@ -284,6 +358,20 @@ export class HashPool {
       if (lane.queued > 0 || this.results.size > 0) lane.worker.ref();
       else lane.worker.unref();
     }
+  }
+}
+
+/**
+ * A file range's reads on a worker: 1 MiB each, hashed while still in the core's cache (measured against 128 KiB
+ * and 4 MiB: 1 MiB was as fast or faster), few enough to keep two ranges read side by side from seeking often.
+ */
+const RANGE_READ = 1024 * 1024;
+
+/** The file ended inside a range given to `hashFileRange`: `available` of its bytes were there. */
+export class RangeShortError extends Error {
+  constructor(readonly available: number) {
+    super(`the file ends ${available} bytes into the range`);
+    this.name = 'RangeShortError';
   }
 }
 

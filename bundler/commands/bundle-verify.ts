@@ -12,10 +12,12 @@ export const bundleVerify: Command = {
   help: `Usage: airlock bundle verify FILE|PARTS_DIR|NAME.parts.json|- --trust root.json
                             [--base PREVIOUS.airlock|RECEIPT.json [--appliance-key SITE.pub]] [--json]
 
-Reads the bundle once, front to back, without extracting it: checks the statement's signatures
+Reads every byte of the bundle once, without extracting it: checks the statement's signatures
 against the trust root's release keys and threshold, its expiry, then every entry, size and
-digest. Exits 0 only if every byte checks out; otherwise 1 with the reason. FILE - reads the
-bundle from standard input as it arrives (e.g. curl … | airlock bundle verify - --trust root.json).
+digest. Exits 0 only if every byte checks out; otherwise 1 with the reason, naming the first bad
+blob of the archive. A FILE's large blobs are read at their offsets and hashed side by side, one
+per core; - reads the bundle from standard input as it arrives, front to back (e.g. curl … |
+airlock bundle verify - --trust root.json; also the way to read it strictly in order).
 
 Split bundles (bundle create --split-size): give the directory holding the parts, or the
 NAME.parts.json index. The index's signature is checked first, then that every part is there

@@ -47,7 +47,21 @@ export class OrderedBlobChecks {
       await writer?.abort();
       throw err;
     }
-    const digest = hash.digest();
+    this.settle(desc, label, hash.digest(), writer, onVerified);
+  }
+
+  /**
+   * A blob hashed elsewhere (read at its offset, ADR 022): its digest, once known, settles in archive order like
+   * those read through `add`. Waits while too many blobs are unsettled.
+   */
+  async addHashed(desc: Descriptor, label: string, digest: Promise<string>, onVerified: () => void): Promise<void> {
+    digest.catch(() => undefined); // awaited in order by settle
+    while (this.unsettled.length >= this.maxUnsettled) await this.unsettled.shift();
+    this.check();
+    this.settle(desc, label, digest, undefined, onVerified);
+  }
+
+  private settle(desc: Descriptor, label: string, digest: Promise<string>, writer: BlobWriter | undefined, onVerified: () => void): void {
     digest.catch(() => undefined); // awaited in order below
     const previous = this.chain;
     const step = (async () => {

@@ -1,5 +1,6 @@
 /**
- * The bundle reader: one forward pass over the archive, no random access, no staging. It checks the signature
+ * The bundle reader: one forward pass over the archive, no staging (a file with nothing to store may have its large
+ * blobs hashed at their offsets, ADR 022; its headers are still walked front to back). It checks the signature
  * (through the injected `verifyStatement`) before any blob, learns every expected digest and size from the signed
  * root before the first large blob, and hashes each blob as it streams past, on a pool of hashing threads (ADR
  * 019): blobs settle in archive order, so the first bad one is the one named. Anything unexpected aborts the read.
@@ -12,7 +13,7 @@ import { OCI_LAYOUT_CONTENT, type OciIndex } from '../oci-layout.js';
 import { createHash } from 'node:crypto';
 import { type HashPool, sharedHashPool } from '../hash-pool.js';
 import type { BlobWriter, Ingester } from '../storage.js';
-import { TarReader } from '../tar/reader.js';
+import { type PositionalSource, TarReader } from '../tar/reader.js';
 import { BLOCK, type TarHeader, encodeHeader, paddingFor } from '../tar/header.js';
 import {
   BLOB_ENTRY_RE,
@@ -32,8 +33,18 @@ export interface VerifiedStatement {
   signers: string[];
 }
 
+/**
+ * A bundle file read at offsets (ADR 022): the reader walks its headers and small bodies front to back and has each
+ * large blob hashed at its offset (`hashRange`, hex SHA-256; rejects when the file ends inside the range), several
+ * at once. Used by `bundle verify` of a file, which stores nothing.
+ */
+export interface RangedArchive extends PositionalSource {
+  hashRange(position: number, length: number): Promise<string>;
+}
+
 export interface ReadBundleOptions {
-  source: AsyncIterable<Buffer | Uint8Array>;
+  /** The archive as one stream, or a file read at offsets (used so only without a `blobSink`). */
+  source: AsyncIterable<Buffer | Uint8Array> | RangedArchive;
   /** Checks the envelope text against the trust policy; throws to reject. Called before any blob is read. */
   verifyStatement: (envelopeText: string) => VerifiedStatement | Promise<VerifiedStatement>;
   /** Receives metadata blobs once verified. */
@@ -103,10 +114,13 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
 
   let checks: OrderedBlobChecks | undefined;
   let committing: Promise<void> = Promise.resolve();
+  // A file read at offsets, with nothing to store: large blobs are hashed where they lie, side by side. Progress is
+  // then the end of the last blob settled, not how far the walk over the headers got.
+  const ranged = tar.seekable && !opts.blobSink ? (opts.source as RangedArchive) : undefined;
   try {
     for (;;) {
       const header = await tar.next();
-      opts.onBytes?.(tar.position);
+      if (!ranged) opts.onBytes?.(tar.position);
       if (!header) break;
       const digest = blobDigest(header);
       if (received.has(digest)) throw corrupt(`duplicate entry ${header.name}`);
@@ -137,6 +151,16 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
       if (header.size !== desc.size) throw sizeMismatch(header, desc);
       received.add(digest);
       checks ??= new OrderedBlobChecks(opts.hashPool ?? sharedHashPool());
+      if (ranged) {
+        const end = tar.position + header.size + paddingFor(header.size);
+        await checks.addHashed(desc, header.name, ranged.hashRange(tar.position, header.size), () => {
+          blobs.push(desc);
+          opts.onBlob?.(desc);
+          opts.onBytes?.(end);
+        });
+        await tar.skip(header.size);
+        continue;
+      }
       // The archive's last bytes are checked in line, once every blob before them settled: a bad blob then fails the
       // read while the source still has bytes to give (an upload's sender gets the error, not "accepted"), as when
       // every blob was hashed in the read loop. (A delta that leaves blobs out ends earlier than this estimate.)

@@ -2,19 +2,38 @@
  * A strict, single-pass tar reader over a byte stream. It hands out each entry's body as it streams past (never
  * buffering a whole entry), and checks what lies between entries: header checksums, zero padding, the
  * end-of-archive marker, truncation, and that nothing follows the end.
+ *
+ * Over a file read at offsets (`PositionalSource`), an entry's body may also be skipped (`skip`): the reader then
+ * reads only the headers, paddings and small bodies, front to back, and leaves a large body to whoever reads it at
+ * its offset (ADR 022).
  */
 import { AirlockError } from '../errors.js';
 import { BLOCK, type TarHeader, decodeHeader, isZeroBlock, paddingFor } from './header.js';
 
+/** An archive read at offsets: up to `length` bytes from `position`, fewer only at its end. */
+export interface PositionalSource {
+  readAt(position: number, length: number): Promise<Buffer>;
+}
+
+/** How much a positional reader reads at a time between large bodies. */
+const POSITIONAL_READ = 64 * 1024;
+
 export class TarReader {
-  private readonly source: AsyncIterator<Buffer>;
+  private readonly source: AsyncIterator<Buffer> | undefined;
+  private readonly positional: PositionalSource | undefined;
   private pending: Buffer = Buffer.alloc(0);
   private offset = 0;
   private bodyOpen = false;
   private ended = false;
 
-  constructor(source: AsyncIterable<Buffer | Uint8Array>) {
-    this.source = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  constructor(source: AsyncIterable<Buffer | Uint8Array> | PositionalSource) {
+    if ('readAt' in source) this.positional = source;
+    else this.source = (source as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  }
+
+  /** Whether bodies can be skipped (`skip`): the archive is read at offsets. */
+  get seekable(): boolean {
+    return this.positional !== undefined;
   }
 
   /** Bytes consumed so far. */
@@ -63,6 +82,23 @@ export class TarReader {
     this.bodyOpen = false;
   }
 
+  /**
+   * Passes over the current entry's body without reading it (a positional source only), then checks its zero
+   * padding. The body is for the caller to read at its offset (`position` before the call).
+   */
+  async skip(size: number): Promise<void> {
+    if (!this.positional || !this.bodyOpen) throw new Error('TarReader.skip() needs a positional source and an open entry body');
+    if (this.pending.length >= size) this.pending = this.pending.subarray(size);
+    else this.pending = Buffer.alloc(0);
+    this.offset += size;
+    const pad = paddingFor(size);
+    if (pad) {
+      const padding = await this.readExact(pad, 'entry padding');
+      if (!isZeroBlock(padding)) throw new AirlockError('BUNDLE_CORRUPT', `non-zero padding after an entry, before byte ${this.offset}`);
+    }
+    this.bodyOpen = false;
+  }
+
   /** Reads a small entry body whole, refusing bodies over `limit` bytes. */
   async readBody(header: TarHeader, limit: number): Promise<Buffer> {
     if (header.size > limit) {
@@ -82,7 +118,7 @@ export class TarReader {
   }
 
   private async fill(what: string): Promise<void> {
-    const next = await this.source.next();
+    const next = await this.nextChunk();
     if (next.done) {
       throw new AirlockError('BUNDLE_TRUNCATED', `the archive ends early, at byte ${this.offset + this.pending.length}, inside ${what}`);
     }
@@ -95,9 +131,18 @@ export class TarReader {
       throw new AirlockError('BUNDLE_CORRUPT', `${this.pending.length}+ bytes after the end of the archive at byte ${this.offset}`);
     }
     for (;;) {
-      const next = await this.source.next();
+      const next = await this.nextChunk();
       if (next.done) return;
       if (next.value.length) throw new AirlockError('BUNDLE_CORRUPT', `bytes after the end of the archive at byte ${this.offset}`);
     }
+  }
+
+  /** The next bytes of the stream, or of the file after what is already pending. */
+  private async nextChunk(): Promise<IteratorResult<Buffer | Uint8Array>> {
+    if (this.positional) {
+      const bytes = await this.positional.readAt(this.offset + this.pending.length, POSITIONAL_READ);
+      return bytes.length ? { done: false, value: bytes } : { done: true, value: undefined };
+    }
+    return (this.source as AsyncIterator<Buffer>).next();
   }
 }

@@ -2,10 +2,11 @@
  * `bundle verify` must exit non-zero for every kind of damage or forgery DESIGN.md lists. Each case is forged
  * from a good bundle and must be rejected with its reason.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { readBundle } from '../../src/bundle/reader.js';
+import { type RangedArchive, readBundle } from '../../src/bundle/reader.js';
+import { AirlockError } from '../../src/errors.js';
 import { statementVerifier } from '../../keys/statement-verifier.js';
 import type { TrustRoot } from '../../keys/trust-root.js';
 import { verifyBundleFile } from '../../bundler/verify.js';
@@ -31,8 +32,23 @@ function layerBodyRanges(buf: Buffer): [number, number][] {
   return ranges;
 }
 
-/** `inlineTail: 0` puts every blob on the hash pool (ADR 019); by default this small bundle is checked in line. */
-async function verifyBuffer(buf: Buffer, t: TrustRoot = trust, now = new Date(), verify = statementVerifier({ trust: t, now }), inlineTail?: number) {
+/** The archive in memory, read at offsets as `bundle verify` reads a file (ADR 022). */
+function rangedArchive(buf: Buffer): RangedArchive {
+  return {
+    readAt: async (position, length) => buf.subarray(position, Math.min(buf.length, position + length)),
+    hashRange: async (position, length) => {
+      if (position + length > buf.length) throw new AirlockError('BUNDLE_TRUNCATED', `the archive ends early, at byte ${buf.length}, inside an entry body`);
+      return createHash('sha256').update(buf.subarray(position, position + length)).digest('hex');
+    },
+  };
+}
+
+/**
+ * `inlineTail: 0` puts every blob on the hash pool (ADR 019); by default this small bundle is checked in line;
+ * `'ranged'` reads it at offsets, each blob hashed where it lies (ADR 022).
+ */
+async function verifyBuffer(buf: Buffer, t: TrustRoot = trust, now = new Date(), verify = statementVerifier({ trust: t, now }), inlineTail?: number | 'ranged') {
+  if (inlineTail === 'ranged') return readBundle({ source: rangedArchive(buf), verifyStatement: verify });
   return readBundle({ source: Readable.from([buf]), verifyStatement: verify, ...(inlineTail !== undefined ? { inlineTail } : {}) });
 }
 
@@ -51,6 +67,7 @@ describe('bundle verification rejects damage and forgery', () => {
     expect(report.images.map((i) => i.ref)).toEqual(['web:1', 'worker:1']);
     const contents = await verifyBuffer(good);
     expect(contents.blobs).toHaveLength(4); // 3 distinct layers + 1 manifest-set tar
+    expect((await verifyBuffer(good, trust, new Date(), undefined, 'ranged')).blobs).toEqual(contents.blobs);
   });
 
   it('rejects any change to any byte of the archive', async () => {
@@ -84,8 +101,8 @@ describe('bundle verification rejects damage and forgery', () => {
         buf[i] = value;
         tries++;
         try {
-          // Alternately in line and on the hash pool: both paths must refuse every change.
-          await verifyBuffer(buf, trust, new Date(), verify, tries % 2 ? 0 : undefined);
+          // In turn in line, on the hash pool and read at offsets: each path must refuse every change.
+          await verifyBuffer(buf, trust, new Date(), verify, ([0, undefined, 'ranged'] as const)[tries % 3]);
           accepted.push(`${i}:${original}->${value}`);
         } catch {
           // rejected, as it must be
@@ -102,13 +119,32 @@ describe('bundle verification rejects damage and forgery', () => {
     for (let end = 0; end < good.length; end += 512) {
       await expect(verifyBuffer(good.subarray(0, end), trust, new Date(), undefined, 0)).rejects.toMatchObject({ code: expect.stringMatching(/BUNDLE_TRUNCATED|BUNDLE_CORRUPT/) });
       await expect(verifyBuffer(good.subarray(0, end))).rejects.toMatchObject({ code: expect.stringMatching(/BUNDLE_TRUNCATED|BUNDLE_CORRUPT/) });
+      await expect(verifyBuffer(good.subarray(0, end), trust, new Date(), undefined, 'ranged')).rejects.toMatchObject({ code: expect.stringMatching(/BUNDLE_TRUNCATED|BUNDLE_CORRUPT/) });
     }
     await expect(verifyBuffer(good.subarray(0, good.length - 100))).rejects.toMatchObject({ code: 'BUNDLE_TRUNCATED' });
+    await expect(verifyBuffer(good.subarray(0, good.length - 100), trust, new Date(), undefined, 'ranged')).rejects.toMatchObject({ code: 'BUNDLE_TRUNCATED' });
   });
 
   it('rejects bytes after the end', async () => {
-    await expect(verifyBuffer(Buffer.concat([good, Buffer.alloc(512, 1)]))).rejects.toThrow('after the end of the archive');
-    await expect(verifyBuffer(Buffer.concat([good, Buffer.alloc(512)]))).rejects.toThrow('after the end of the archive');
+    for (const mode of [undefined, 'ranged'] as const) {
+      await expect(verifyBuffer(Buffer.concat([good, Buffer.alloc(512, 1)]), trust, new Date(), undefined, mode)).rejects.toThrow('after the end of the archive');
+      await expect(verifyBuffer(Buffer.concat([good, Buffer.alloc(512)]), trust, new Date(), undefined, mode)).rejects.toThrow('after the end of the archive');
+    }
+  });
+
+  it('bundle verify of a file (read at offsets) refuses a cut inside a blob, bytes after the end and a flipped blob byte', async () => {
+    const layer = layerBodyRanges(good)[0] ?? [0, 0];
+    const cut = `${path}.cut`;
+    await writeFile(cut, good.subarray(0, layer[0] + 100));
+    await expect(verifyBundleFile({ path: cut, trust })).rejects.toMatchObject({ code: 'BUNDLE_TRUNCATED' });
+    const longer = `${path}.longer`;
+    await writeFile(longer, Buffer.concat([good, Buffer.alloc(1024)]));
+    await expect(verifyBundleFile({ path: longer, trust })).rejects.toMatchObject({ code: 'BUNDLE_CORRUPT', message: expect.stringContaining('after the end of the archive') });
+    const flipped = Buffer.from(good);
+    flipped[layer[0] + 1] = (flipped[layer[0] + 1] ?? 0) ^ 0x10;
+    const bad = `${path}.flipped`;
+    await writeFile(bad, flipped);
+    await expect(verifyBundleFile({ path: bad, trust })).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
   });
 
   const entries = () => splitTar(good);

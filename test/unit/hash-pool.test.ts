@@ -3,7 +3,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { HashPool } from '../../src/hash-pool.js';
+import { readdirSync, readlinkSync } from 'node:fs';
+import { HashPool, RangeShortError } from '../../src/hash-pool.js';
 
 const sha = (b: Uint8Array) => createHash('sha256').update(b).digest('hex');
 
@@ -32,6 +33,31 @@ describe('hash pool', () => {
     } finally {
       pool.close();
     }
+  });
+
+  it('hashes file ranges on its threads, side by side, rejects a range past the end, and stops with no descriptor left open', async () => {
+    const data = randomBytes(3 * 1024 * 1024 + 17); // over two of a worker's 1 MiB reads
+    const path = join(dir, 'ranges.bin');
+    await writeFile(path, data);
+    // Descriptors of this process open on the file (the workers' own are the process's).
+    const openOnFile = () => readdirSync('/proc/self/fd').filter((fd) => { try { return readlinkSync(`/proc/self/fd/${fd}`) === path; } catch { return false; } }).length;
+    const pool = new HashPool({ slots: 1 });
+    try {
+      const ranges: [number, number][] = [[0, data.length], [0, 0], [5, 1], [1024 * 1024 - 3, 1024 * 1024 + 11], [data.length - 100, 100]];
+      expect(await Promise.all(ranges.map(([p, n]) => pool.hashFileRange(path, p, n)))).toEqual(ranges.map(([p, n]) => sha(data.subarray(p, p + n))));
+      await expect(pool.hashFileRange(path, data.length - 10, 20)).rejects.toMatchObject({ name: 'RangeShortError', available: 10 });
+      await expect(pool.hashFileRange(join(dir, 'absent.bin'), 0, 1)).rejects.toThrow('ENOENT');
+      // Stopped with ranges in flight: they end at their next read and close their files first.
+      const inFlight = [0, 1, 2, 3].map(() => pool.hashFileRange(path, 0, data.length).catch((err: Error) => err));
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      await pool.stop();
+      for (const r of await Promise.all(inFlight)) expect(typeof r === 'string' || r instanceof Error).toBe(true);
+      expect(openOnFile()).toBe(0);
+      await expect(pool.hashFileRange(path, 0, 1)).rejects.toThrow('closed');
+    } finally {
+      pool.close();
+    }
+    expect(RangeShortError).toBeDefined();
   });
 
   it('reads files straight into the ring, each chunk intact until the one after the next is taken, across files', async () => {
