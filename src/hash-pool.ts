@@ -16,7 +16,7 @@ import { Worker } from 'node:worker_threads';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { openSync, readSync, closeSync } = require('node:fs');
+const { openSync, readSync, writeSync, fdatasyncSync, closeSync } = require('node:fs');
 const ring = new Uint8Array(workerData.ring);
 const cancel = new Int32Array(workerData.cancel);
 const jobs = new Map();
@@ -24,11 +24,14 @@ let rangeBuffer;
 parentPort.on('message', (m) => {
   if (m.f !== undefined) {
     // A file range, read here (its own descriptor, opened and closed per range) and hashed: the thread's own work.
-    // The file is closed before the answer goes out: an answered range holds nothing open.
+    // With a destination, the bytes are also written there and synced to disk. Files are closed before the answer
+    // goes out: an answered range holds nothing open.
     let fd;
+    let out;
     let answer;
     try {
       fd = openSync(m.f, 'r');
+      if (m.w !== undefined) out = openSync(m.w, 'w');
       rangeBuffer ??= Buffer.allocUnsafe(workerData.rangeRead);
       const h = createHash('sha256');
       let left = m.n;
@@ -37,15 +40,20 @@ parentPort.on('message', (m) => {
         const got = readSync(fd, rangeBuffer, 0, Math.min(rangeBuffer.length, left), at);
         if (got === 0) break;
         h.update(got === rangeBuffer.length ? rangeBuffer : rangeBuffer.subarray(0, got));
+        if (out !== undefined) for (let done = 0; done < got; ) done += writeSync(out, rangeBuffer, done, got - done);
         left -= got;
         at += got;
       }
       if (left > 0 && Atomics.load(cancel, 0) !== 0) answer = { j: m.j, n: m.n, e: 'the hash pool is closed' };
-      else answer = { j: m.j, n: m.n, d: left > 0 ? '' : h.digest('hex'), short: left > 0 ? m.n - left : undefined };
+      else {
+        if (out !== undefined && left === 0) fdatasyncSync(out);
+        answer = { j: m.j, n: m.n, d: left > 0 ? '' : h.digest('hex'), short: left > 0 ? m.n - left : undefined };
+      }
     } catch (err) {
-      answer = { j: m.j, n: m.n, e: String((err && err.message) || err) };
+      answer = { j: m.j, n: m.n, e: String((err && err.message) || err), c: err && err.code };
     }
     if (fd !== undefined) closeSync(fd);
+    if (out !== undefined) closeSync(out);
     parentPort.postMessage(answer);
   } else if (m.l !== undefined) {
     let h = jobs.get(m.j);
@@ -213,16 +221,18 @@ export class HashPool {
    * SHA-256 of `length` bytes of the file at `path` from `position`, read and hashed on a worker thread with a
    * buffer of its own (not the ring): blobs of one file are then hashed side by side, each worker reading its own
    * range. Placed on an idle worker, or the one with the fewest bytes queued. Rejects with `RangeShortError` when the
-   * file ends inside the range.
+   * file ends inside the range. With `copyTo`, the worker also writes the bytes to that file (created or truncated)
+   * and syncs it to disk before it answers (an import's blob, written by the thread that hashes it, ADR 022); the
+   * caller removes it after a failure. An error's `code` (ENOSPC, EIO) is kept.
    */
-  hashFileRange(path: string, position: number, length: number): Promise<string> {
+  hashFileRange(path: string, position: number, length: number, copyTo?: string): Promise<string> {
     if (this.failure) return Promise.reject(this.failure);
     const job = this.nextJob++;
     const lane = this.leastBusyLane();
     lane.queued += length;
     const answer = new Promise<string>((resolve, reject) => {
       this.results.set(job, { resolve, reject });
-      lane.worker.postMessage({ j: job, f: path, p: position, n: length });
+      lane.worker.postMessage({ j: job, f: path, p: position, n: length, ...(copyTo !== undefined ? { w: copyTo } : {}) });
       this.holdProcess();
     });
     const settled = answer.then(
@@ -291,7 +301,7 @@ export class HashPool {
     // A worker allocates next to nothing (a message per MiB): small heap limits keep its isolate's RSS small.
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ring: this.ring, cancel: this.cancel, rangeRead: RANGE_READ }, resourceLimits: { maxYoungGenerationSizeMb: 2, maxOldGenerationSizeMb: 32 } });
     const lane: Lane = { worker, queued: 0, open: 0 };
-    worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string; n?: number; short?: number; e?: string }) => {
+    worker.on('message', (m: { o?: number; l?: number; j?: number; d?: string; n?: number; short?: number; e?: string; c?: string }) => {
       if (m.o !== undefined && m.l !== undefined) {
         lane.queued -= m.l;
         this.unref(Math.floor(m.o / this.slotSize));
@@ -299,7 +309,7 @@ export class HashPool {
         if (m.n !== undefined) lane.queued -= m.n; // a file range
         const waiting = this.results.get(m.j);
         this.results.delete(m.j);
-        if (m.e !== undefined) waiting?.reject(new Error(m.e));
+        if (m.e !== undefined) waiting?.reject(Object.assign(new Error(m.e), m.c ? { code: m.c } : {}));
         else if (m.short !== undefined) waiting?.reject(new RangeShortError(m.short));
         else waiting?.resolve(m.d ?? '');
       }

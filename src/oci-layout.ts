@@ -13,7 +13,7 @@ import { ANNOTATION_REF_NAME, type Descriptor, MediaType, digestHex, isDigest } 
 import { VerifyingStream } from './digest.js';
 import { AirlockError } from './errors.js';
 import { durableRename, fsyncDir, fsyncFile, writeFileAtomic } from './fs-atomic.js';
-import type { BlobWriter, Ingester, Target } from './storage.js';
+import type { BlobWriter, IngestFile, Ingester, Target } from './storage.js';
 
 export const OCI_LAYOUT_CONTENT = '{"imageLayoutVersion":"1.0.0"}';
 
@@ -126,6 +126,27 @@ export class OciLayoutStore implements Target, Ingester {
       abort: async () => {
         out.destroy();
         await rm(path, { force: true });
+      },
+    };
+  }
+
+  /**
+   * A fresh ingest file for a blob written by someone else (a hashing thread, ADR 022); `commit` fsyncs it, renames
+   * it into place and fsyncs the directory, `abort` removes it. Undefined when present, unless `replace`.
+   */
+  async ingestFile(desc: Descriptor, { replace = false }: { replace?: boolean } = {}): Promise<IngestFile | undefined> {
+    if (!replace && (await this.exists(desc))) return undefined;
+    const ingestDir = join(this.dir, 'ingest');
+    await mkdir(ingestDir, { recursive: true });
+    const path = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+    return {
+      path,
+      writer: {
+        write: async () => {
+          throw new Error('an ingest file is written by its owner, not through write()');
+        },
+        commit: () => this.commitIngest(path, desc.digest),
+        abort: () => rm(path, { force: true }),
       },
     };
   }

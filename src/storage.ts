@@ -50,6 +50,17 @@ export interface BlobWriter {
 export interface Ingester {
   /** A writer for the blob, or undefined when it is already held (the caller still reads and verifies). */
   ingest(desc: Descriptor): Promise<BlobWriter | undefined>;
+  /**
+   * Optional: a file for the blob's bytes that someone else writes (a hashing thread that reads the bundle file at
+   * the blob's offset, ADR 022), with the writer that then publishes it (`commit`: fsync, rename into place) or
+   * removes it (`abort`); its `write` is not used. Undefined when the blob is already held.
+   */
+  ingestFile?(desc: Descriptor): Promise<IngestFile | undefined>;
+}
+
+export interface IngestFile {
+  path: string;
+  writer: BlobWriter;
 }
 
 /** Optional ability: a blob can be mounted from another repository of the same registry. */

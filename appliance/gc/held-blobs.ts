@@ -7,7 +7,7 @@
 import type { Readable } from 'node:stream';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { OciLayoutStore } from '../../src/oci-layout.js';
-import type { BlobWriter, Ingester } from '../../src/storage.js';
+import type { BlobWriter, IngestFile, Ingester } from '../../src/storage.js';
 import type { Logger } from '../context.js';
 import type { StateStore } from '../state/store.js';
 
@@ -48,6 +48,18 @@ export class HeldBlobs implements Ingester {
       },
       abort: () => writer.abort(),
     };
+  }
+
+  /** A blob a bundle file's hashing thread writes (ADR 022): the same rule as `ingest`. */
+  async ingestFile(desc: Descriptor): Promise<IngestFile | undefined> {
+    if (this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc))) return undefined;
+    const file = await this.cas.ingestFile(desc, { replace: true });
+    if (!file) return undefined;
+    const commit = async () => {
+      await file.writer.commit(); // fsync, rename, fsync of the directory
+      this.state.markVerified(desc.digest, desc.size, this.now());
+    };
+    return { path: file.path, writer: { ...file.writer, commit } };
   }
 
   /** A metadata blob (verified while it streams): the same rule as `ingest`. */

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { realpath } from 'node:fs/promises';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import express, { type Response, Router } from 'express';
-import { openBundleSource } from '../../src/bundle/parts-source.js';
+import { locateBundle, openBundleSource } from '../../src/bundle/parts-source.js';
+import { openRangedBundle } from '../../src/bundle/ranged-file.js';
 import { AirlockError } from '../../src/errors.js';
 import { verifyPartsIndex } from '../../keys/parts.js';
 import { publicPart } from '../../keys/key-file.js';
@@ -40,7 +41,9 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         // A bundle file, or split parts (a directory or NAME.parts.json) whose signed index is checked here and
         // whose parts must all be present with their sizes before the import starts. The pipeline verifies every
         // byte of the joined bundle itself; after a failure, each part is hashed on its own to name the bad one.
-        const opened = await openBundleSource(file, { readIndex: (text, label) => verifyPartsIndex(text, ctx.trust, relative(media ?? '', label)), hashParts: false });
+        // A single file is read at offsets, two blobs at a time, each hashed and written by a thread of its own
+        // (ADR 022).
+        const opened = (await locateBundle(file)).kind === 'file' ? await openRangedImport(file) : await openBundleSource(file, { readIndex: (text, label) => verifyPartsIndex(text, ctx.trust, relative(media ?? '', label)), hashParts: false });
         try {
           await imports.checkSpace(opened.size);
         } catch (err) {
@@ -249,4 +252,10 @@ function inside(root: string, path: string): boolean {
 function audit(ctx: ApplianceContext, res: Response, action: string, detail: unknown): void {
   const caller = res.locals.caller as { name: string } | undefined;
   ctx.state.audit(caller?.name ?? 'unknown', action, detail, ctx.now());
+}
+
+/** A bundle file for an import, read at offsets: what `imports.start` takes, and `close` once it settles. */
+async function openRangedImport(path: string) {
+  const { file, close } = await openRangedBundle(path);
+  return { size: file.size, source: file, close: () => void close() };
 }

@@ -6,7 +6,7 @@
  */
 import { Readable } from 'node:stream';
 import { planBundle } from '../../src/bundle/plan.js';
-import { readBundle } from '../../src/bundle/reader.js';
+import { type RangedArchive, readBundle } from '../../src/bundle/reader.js';
 import { summarize } from '../../src/bundle/summary.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { OciIndex } from '../../src/oci-layout.js';
@@ -27,7 +27,8 @@ export interface ImportOutcome {
 
 /** Where an import's bytes come from; split parts add a root check and name bad parts after a failure. */
 export interface ImportSource {
-  source: AsyncIterable<Buffer | Uint8Array>;
+  /** The bundle as one stream, or a bundle file read at offsets (ADR 022). */
+  source: AsyncIterable<Buffer | Uint8Array> | RangedArchive;
   checkRoot?: (rootDigest: string) => void;
   explain?: (err: unknown) => Promise<unknown>;
   /**
@@ -64,6 +65,12 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
   // written again), so that a tampered copy fails as `bundle verify` fails instead of passing as "idempotent".
   let inForce = false;
   let spaceChecked = !input.checkNeeded;
+  const checkSpaceOnce = async () => {
+    if (!spaceChecked && input.checkNeeded) {
+      spaceChecked = true;
+      await input.checkNeeded(await bytesNeeded(ctx, seen));
+    }
+  };
   const sink = load ? load.tee(held, (desc) => {
     if (!root) return undefined;
     firstRepository ??= layerRepositories(root, seen);
@@ -109,12 +116,19 @@ export async function runImport(ctx: ApplianceContext, id: string, input: Import
         // digest before the first blob; the registry checks the digest, and nothing is tagged before `finish`).
         blobSink: {
           ingest: async (desc) => {
-            if (!spaceChecked && input.checkNeeded) {
-              spaceChecked = true;
-              await input.checkNeeded(await bytesNeeded(ctx, seen));
-            }
+            await checkSpaceOnce();
             return inForce ? held.ingest(desc) : sink.ingest(desc);
           },
+          // A bundle file (not --registry, whose layers stream through this thread): each blob is read, hashed and
+          // written to its ingest file by a pool thread, two side by side (ADR 022).
+          ...(load
+            ? {}
+            : {
+                ingestFile: async (desc: Descriptor) => {
+                  await checkSpaceOnce();
+                  return held.ingestFile(desc);
+                },
+              }),
         },
         // a delta's base blob counts only when known whole, not merely of the right size
         isHeld: async (desc) => state.isPublished(desc.digest) && (await held.isSound(desc)),

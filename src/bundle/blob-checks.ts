@@ -51,14 +51,14 @@ export class OrderedBlobChecks {
   }
 
   /**
-   * A blob hashed elsewhere (read at its offset, ADR 022): its digest, once known, settles in archive order like
-   * those read through `add`. Waits while too many blobs are unsettled.
+   * A blob hashed elsewhere (read at its offset, and written to the writer's file, by a pool thread: ADR 022): its
+   * digest, once known, settles in archive order like those read through `add`, and the writer commits or aborts
+   * then. Returns once fewer than `maxUnsettled` blobs are unsettled.
    */
-  async addHashed(desc: Descriptor, label: string, digest: Promise<string>, onVerified: () => void): Promise<void> {
+  async addHashed(desc: Descriptor, label: string, digest: Promise<string>, writer: BlobWriter | undefined, onVerified: () => void): Promise<void> {
     digest.catch(() => undefined); // awaited in order by settle
+    this.settle(desc, label, digest, writer, onVerified);
     while (this.unsettled.length >= this.maxUnsettled) await this.unsettled.shift();
-    this.check();
-    this.settle(desc, label, digest, undefined, onVerified);
   }
 
   private settle(desc: Descriptor, label: string, digest: Promise<string>, writer: BlobWriter | undefined, onVerified: () => void): void {
@@ -74,6 +74,7 @@ export class OrderedBlobChecks {
         onVerified();
       } catch (err) {
         this.failure ??= { err };
+        await digest.catch(() => undefined); // whoever writes the blob's file (a pool thread) is done with it first
         await writer?.abort().catch(() => undefined);
       }
     })();

@@ -5,7 +5,7 @@
  */
 import { type FileHandle, open } from 'node:fs/promises';
 import { AirlockError } from '../errors.js';
-import { type HashPool, RangeShortError } from '../hash-pool.js';
+import { HashPool, RangeShortError } from '../hash-pool.js';
 import type { RangedArchive } from './reader.js';
 
 export interface RangedFile extends RangedArchive {
@@ -29,8 +29,8 @@ export async function openRangedFile(path: string, pool: HashPool): Promise<Rang
       const { bytesRead } = await handle.read(buf, 0, buf.length, position);
       return buf.subarray(0, bytesRead);
     },
-    hashRange(position, length) {
-      return pool.hashFileRange(path, position, length).catch((err: unknown) => {
+    hashRange(position, length, copyTo) {
+      return pool.hashFileRange(path, position, length, copyTo).catch((err: unknown) => {
         if (err instanceof RangeShortError) {
           throw new AirlockError('BUNDLE_TRUNCATED', `the archive ends early, at byte ${position + err.available}, inside an entry body`);
         }
@@ -39,4 +39,25 @@ export async function openRangedFile(path: string, pool: HashPool): Promise<Rang
     },
     close: () => handle.close(),
   };
+}
+
+/**
+ * A bundle file read at offsets with a pool of its own (two threads, started now, while the signature is checked),
+ * for one read; `close` stops the threads once the ranges in flight let go of their files, then closes the file.
+ */
+export async function openRangedBundle(path: string): Promise<{ file: RangedFile; close(): Promise<void> }> {
+  const pool = new HashPool({ slots: 1, eager: true });
+  try {
+    const file = await openRangedFile(path, pool);
+    return {
+      file,
+      close: async () => {
+        await pool.stop();
+        await file.close();
+      },
+    };
+  } catch (err) {
+    pool.close();
+    throw err;
+  }
 }

@@ -36,14 +36,16 @@ export interface VerifiedStatement {
 /**
  * A bundle file read at offsets (ADR 022): the reader walks its headers and small bodies front to back and has each
  * large blob hashed at its offset (`hashRange`, hex SHA-256; rejects when the file ends inside the range), several
- * at once. Used by `bundle verify` of a file, which stores nothing.
+ * at once: `bundle verify` of a file, and an appliance's import of a file whose blob sink can take a blob as a file
+ * (`Ingester.ingestFile`).
  */
 export interface RangedArchive extends PositionalSource {
-  hashRange(position: number, length: number): Promise<string>;
+  /** With `copyTo`, the bytes are also written to that file and synced (a blob sink's ingest file). */
+  hashRange(position: number, length: number, copyTo?: string): Promise<string>;
 }
 
 export interface ReadBundleOptions {
-  /** The archive as one stream, or a file read at offsets (used so only without a `blobSink`). */
+  /** The archive as one stream, or a file read at offsets (read so only when any `blobSink` has `ingestFile`). */
   source: AsyncIterable<Buffer | Uint8Array> | RangedArchive;
   /** Checks the envelope text against the trust policy; throws to reject. Called before any blob is read. */
   verifyStatement: (envelopeText: string) => VerifiedStatement | Promise<VerifiedStatement>;
@@ -114,9 +116,10 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
 
   let checks: OrderedBlobChecks | undefined;
   let committing: Promise<void> = Promise.resolve();
-  // A file read at offsets, with nothing to store: large blobs are hashed where they lie, side by side. Progress is
-  // then the end of the last blob settled, not how far the walk over the headers got.
-  const ranged = tar.seekable && !opts.blobSink ? (opts.source as RangedArchive) : undefined;
+  // A file read at offsets, with nothing to store or a sink that takes each blob as a file: large blobs are hashed
+  // (and written) where they lie, side by side. Progress is then the end of the last blob settled, not how far the
+  // walk over the headers got.
+  const ranged = tar.seekable && (!opts.blobSink || opts.blobSink.ingestFile) ? (opts.source as RangedArchive) : undefined;
   try {
     for (;;) {
       const header = await tar.next();
@@ -153,7 +156,9 @@ export async function readBundle(opts: ReadBundleOptions): Promise<BundleContent
       checks ??= new OrderedBlobChecks(opts.hashPool ?? sharedHashPool());
       if (ranged) {
         const end = tar.position + header.size + paddingFor(header.size);
-        await checks.addHashed(desc, header.name, ranged.hashRange(tar.position, header.size), () => {
+        checks.check();
+        const target = await opts.blobSink?.ingestFile?.(desc);
+        await checks.addHashed(desc, header.name, ranged.hashRange(tar.position, header.size, target?.path), target?.writer, () => {
           blobs.push(desc);
           opts.onBlob?.(desc);
           opts.onBytes?.(end);

@@ -1,6 +1,6 @@
 /** The appliance over HTTP with real clients: skopeo, git, the airlock CLI; and every way an import can fail. */
 import { createHash } from 'node:crypto';
-import { readFile, stat, symlink, writeFile } from 'node:fs/promises';
+import { readFile, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { request } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,6 +10,7 @@ import { airlock } from '../helpers/cli.js';
 import { type Site, api, importPath, makeSite, start, waitImport, type ImportRecordView } from '../helpers/appliance-fixture.js';
 import { makeTrust } from '../helpers/trust.js';
 import { skopeoDigest } from '../helpers/images.js';
+import { joinTar, splitTar } from '../helpers/tar-edit.js';
 
 let site: Site;
 let app: Awaited<ReturnType<typeof start>>;
@@ -166,6 +167,19 @@ describe('failed imports leave the bundle in force', () => {
     const record = await expectRefused('flipped.airlock', 'DIGEST_MISMATCH');
     expect(record.error?.message).toContain('content digest');
     expect(await (await fetch(`${app.url}/v2/team/worker/tags/list`)).json()).toEqual({ name: 'team/worker', tags: ['2.0'] });
+    expect(await readdir(join(app.ctx.cas.dir, 'ingest')).catch(() => [])).toEqual([]);
+  });
+
+  it('names the first bad blob of a file whose blobs are hashed and written side by side (ADR 022), and leaves no ingest file', async () => {
+    const path = await site.bundle({ sequence: 62, name: 'flip-first', images: ['team/app:1.0', 'team/worker:1.0'] });
+    const entries = splitTar(await readFile(path));
+    const blobs = entries.filter((e) => e.name.startsWith('blobs/sha256/') && e.body.length > 10_000);
+    expect(blobs.length).toBeGreaterThanOrEqual(2);
+    for (const bad of [blobs[0], blobs[blobs.length - 1]]) if (bad) bad.body[bad.body.length >> 1] = (bad.body[bad.body.length >> 1] ?? 0) ^ 0x20;
+    await writeFile(join(site.media, 'flip-first.airlock'), joinTar(entries));
+    const record = await expectRefused('flip-first.airlock', 'DIGEST_MISMATCH');
+    expect(record.error?.message).toContain(blobs[0]?.name ?? '?');
+    expect(await readdir(join(app.ctx.cas.dir, 'ingest')).catch(() => [])).toEqual([]);
   });
 
   it('refuses an upload cut off midway', async () => {
