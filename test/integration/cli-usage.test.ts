@@ -207,6 +207,7 @@ describe('appliance client commands pass the server error code through', () => {
     const doc = JSON.parse(res.stdout) as { apiVersion: string; error: { code: string; message: string } };
     expect(doc.apiVersion).toBe('airlock.dev/v1');
     expect(['DIGEST_MISMATCH', 'BUNDLE_CORRUPT']).toContain(doc.error.code);
-    expect(doc.error.message).toMatch(/^import [^ ]+ failed: /);
+    // The upload is answered only once every blob's verdict is in: a bad byte is refused with its import's id.
+    expect(doc.error.message).toMatch(/^the appliance refused the import imp-\S+ \(4\d\d\): /);
   });
 });

@@ -4,20 +4,18 @@
  * named; healthy for less than the soak still holds it; healthy past the soak moves the release on. A site whose
  * last receipt is older than `stale` never counts as healthy; an older release never replaces a newer one.
  */
-import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SecretKey, generateKey, writeKeyFiles } from '../../keys/key-file.js';
 import { connectDepot } from '../../src/depot/connect.js';
 import { parseDepotRef } from '../../src/depot/layout.js';
 import { PLAN_PAYLOAD_TYPE, type ReleasePlan, readPlan, targetFor, verifyPlan } from '../../src/depot/plan.js';
-import { layoutBundle } from '../helpers/bundle-fixture.js';
 import { cli } from '../helpers/cli.js';
 import { run } from '../helpers/exec.js';
-import { type TestRegistry, startRegistry } from '../helpers/registry.js';
+import type { TestRegistry } from '../helpers/registry.js';
 import { makeTrust } from '../helpers/trust.js';
-import { pushReceipt, receiptText } from './fleet-receipts.js';
+import { pushReceipt, receiptText, startFleetDepot } from './fleet-receipts.js';
 
 const T0 = new Date('2026-11-30T09:00:00Z');
 const at = (minutes: number) => new Date(T0.getTime() + minutes * 60_000);
@@ -26,7 +24,6 @@ let registry: TestRegistry;
 let work: string;
 let depot: string;
 let r1: string;
-let r2: string;
 let root1: string;
 let root2: string;
 const keys: Record<string, SecretKey> = {};
@@ -53,29 +50,12 @@ async function report(site: string, now: Date, root: string, health = 'Healthy',
 }
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  work = await mkdtemp(join(tmpdir(), 'airlock-fleet-promote-'));
-  depot = `oci://${registry.host}/stores`;
-  await mkdir(k('docker'));
-  await writeFile(k('docker/config.json'), '{}');
-  await writeFile(k('root.json'), trust.text);
-  await writeKeyFiles(k('release'), trust.release[0] as SecretKey);
-  const b1 = await layoutBundle(trust.release, { sequence: 1 });
-  const b2 = await layoutBundle(trust.release, { sequence: 2, layerSizes: [3000, 1600, 800] });
-  r1 = b1.path;
-  r2 = b2.path;
-  root1 = b1.result.statement.root.digest;
-  root2 = b2.result.statement.root.digest;
-  for (const r of [r1, r2]) expect((await cli(['bundle', 'push', r, depot], { env: env() })).code).toBe(0);
   const sites: [string, string][] = [
     ['store-1', '{ring: canary, region: eu}'],
     ['store-2', '{region: eu}'],
     ['store-3', '{region: us}'],
   ];
-  for (const [name] of sites) {
-    keys[name] = generateKey(name);
-    await writeKeyFiles(k(name), keys[name] as SecretKey);
-  }
+  ({ registry, work, depot, r1, root1, root2 } = await startFleetDepot('fleet-promote', trust, keys, sites.map(([n]) => n)));
   await writeFile(
     k('fleet.yaml'),
     `kind: Fleet\ndepot: ${depot}\nstale: 24h\nsites:\n${sites.map(([n, l]) => `  - {name: ${n}, labels: ${l}, key: ${n}.pub}\n`).join('')}waves:\n  - name: canary\n    selector: {matchLabels: {ring: canary}}\n    gate: {healthy: 100%, soak: 30m}\n  - name: everyone\n    selector: {}\n    gate: {healthy: 95%, soak: 1h}\n`,

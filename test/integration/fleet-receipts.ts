@@ -8,8 +8,15 @@ import { MediaType } from '../../src/descriptor.js';
 import { connectDepot } from '../../src/depot/connect.js';
 import { descriptorOf, parseDepotRef } from '../../src/depot/layout.js';
 import { RegistryRepository } from '../../src/registry/repository.js';
+import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { SecretKey } from '../../keys/key-file.js';
+import { type SecretKey, generateKey, writeKeyFiles } from '../../keys/key-file.js';
+import { layoutBundle } from '../helpers/bundle-fixture.js';
+import { cli } from '../helpers/cli.js';
+import { type TestRegistry, startRegistry } from '../helpers/registry.js';
+import type { makeTrust } from '../helpers/trust.js';
 import { RECEIPT_PAYLOAD_TYPE, type ReceiptPlacement, signReceipt } from '../../keys/receipt.js';
 
 export interface ReceiptInput {
@@ -75,4 +82,41 @@ export async function pushReceipt(depot: string, site: string, text: string, cre
   } finally {
     close();
   }
+}
+
+export interface FleetDepot {
+  registry: TestRegistry;
+  /** A fresh directory: root.json, release.key, SITE.key/.pub, docker/config.json. */
+  work: string;
+  depot: string;
+  r1: string;
+  r2: string;
+  root1: string;
+  root2: string;
+}
+
+/**
+ * A docker-registry depot holding releases 1 and 2 (pushed with `bundle push`), and a work directory with the trust
+ * root, the release key and a key for each site (put into `keys`).
+ */
+export async function startFleetDepot(prefix: string, trust: ReturnType<typeof makeTrust>, keys: Record<string, SecretKey>, sites: string[]): Promise<FleetDepot> {
+  const registry = await startRegistry();
+  const work = await mkdtemp(join(tmpdir(), `airlock-${prefix}-`));
+  const k = (name: string) => join(work, name);
+  const depot = `oci://${registry.host}/stores`;
+  await mkdir(k('docker'));
+  await writeFile(k('docker/config.json'), '{}');
+  await writeFile(k('root.json'), trust.text);
+  await writeKeyFiles(k('release'), trust.release[0] as SecretKey);
+  const b1 = await layoutBundle(trust.release, { sequence: 1 });
+  const b2 = await layoutBundle(trust.release, { sequence: 2, layerSizes: [3000, 1600, 800] });
+  for (const r of [b1.path, b2.path]) {
+    const pushed = await cli(['bundle', 'push', r, depot], { env: { DOCKER_CONFIG: k('docker') } });
+    if (pushed.code !== 0) throw new Error(`bundle push failed: ${pushed.stderr}`);
+  }
+  for (const name of sites) {
+    keys[name] = generateKey(name);
+    await writeKeyFiles(k(name), keys[name] as SecretKey);
+  }
+  return { registry, work, depot, r1: b1.path, r2: b2.path, root1: b1.result.statement.root.digest, root2: b2.result.statement.root.digest };
 }

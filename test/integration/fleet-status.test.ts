@@ -4,18 +4,16 @@
  * degraded, stale, never-reported, untrusted), releases behind the head, waves, --by groups, and per-site
  * delta bundles that `bundle verify --base RECEIPT` accepts.
  */
-import { mkdir, mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadBase } from '../../bundler/base.js';
-import { type SecretKey, generateKey, writeKeyFiles } from '../../keys/key-file.js';
+import { type SecretKey, generateKey } from '../../keys/key-file.js';
 import { signReceipt } from '../../keys/receipt.js';
-import { layoutBundle } from '../helpers/bundle-fixture.js';
 import { cli } from '../helpers/cli.js';
-import { type TestRegistry, startRegistry } from '../helpers/registry.js';
+import type { TestRegistry } from '../helpers/registry.js';
 import { makeTrust } from '../helpers/trust.js';
-import { pushReceipt, receiptText } from './fleet-receipts.js';
+import { pushReceipt, receiptText, startFleetDepot } from './fleet-receipts.js';
 
 const NOW = new Date('2026-11-30T12:00:00Z');
 const ago = (minutes: number) => new Date(NOW.getTime() - minutes * 60_000);
@@ -50,25 +48,7 @@ interface JsonSite {
 }
 
 beforeAll(async () => {
-  registry = await startRegistry();
-  work = await mkdtemp(join(tmpdir(), 'airlock-fleet-status-'));
-  depot = `oci://${registry.host}/stores`;
-  await mkdir(k('docker'));
-  await writeFile(k('docker/config.json'), '{}');
-  await writeFile(k('root.json'), trust.text);
-  await writeKeyFiles(k('release'), trust.release[0] as SecretKey);
-  const b1 = await layoutBundle(trust.release, { sequence: 1, layerSizes: [3000, 1500, 700] });
-  const b2 = await layoutBundle(trust.release, { sequence: 2, layerSizes: [3000, 1600, 800] });
-  r1 = b1.path;
-  r2 = b2.path;
-  root1 = b1.result.statement.root.digest;
-  root2 = b2.result.statement.root.digest;
-  for (const r of [r1, r2]) expect((await cli(['bundle', 'push', r, depot], { env: env() })).code).toBe(0);
-
-  for (const [name] of SITES) {
-    keys[name] = generateKey(name);
-    await writeKeyFiles(k(name), keys[name] as SecretKey);
-  }
+  ({ registry, work, depot, r1, r2, root1, root2 } = await startFleetDepot('fleet-status', trust, keys, SITES.map(([n]) => n)));
   await writeFile(
     k('fleet.yaml'),
     `kind: Fleet\nstale: 24h\nsites:\n${SITES.map(([n, l]) => `  - {name: ${n}, labels: ${l}, key: ${n}.pub}\n`).join('')}waves:\n  - {name: canary, selector: {matchLabels: {ring: canary}}, gate: {healthy: 100%, soak: 30m}}\n  - {name: rest, selector: {}}\n`,
