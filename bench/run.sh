@@ -11,3 +11,5 @@ node dist/bench/placement-bench.js
 node dist/bench/render-bench.js
 node dist/bench/chart-bench.js
 node dist/bench/depot-bench.js
+node dist/bench/depot-scale-bench.js
+node dist/bench/fleet-bench.js
