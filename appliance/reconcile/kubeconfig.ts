@@ -138,7 +138,7 @@ function parseCluster(c: Obj, server: string, where: string, dir: string): KubeC
 function parseUser(u: Obj, where: string, dir: string): KubeUser {
   if (u['auth-provider'] !== undefined && u['auth-provider'] !== null) {
     const name = isObj(u['auth-provider']) && typeof u['auth-provider'].name === 'string' ? ` (${u['auth-provider'].name})` : '';
-    throw usage(`${where}.auth-provider${name} is not supported (kubectl dropped these legacy plugins too): use an exec credential plugin (user.exec, e.g. gke-gcloud-auth-plugin, kubelogin), a token or a client certificate`);
+    throw usage(`${where}.auth-provider${name} is not supported (legacy plugins): use an exec credential plugin (user.exec, e.g. kubelogin for OIDC, gke-gcloud-auth-plugin), a token or a client certificate`);
   }
   const tokenFile = str(u, 'tokenFile', where) ?? str(u, 'token-file', where);
   const user: KubeUser = {
