@@ -309,22 +309,15 @@ async function startWithServer(
 
 /** The cluster to reconcile, with its kubeconfig parsed and its client configuration built; a bad one stops the start. */
 async function checkKubeconfig(kubeconfig: string | undefined, env: NodeJS.ProcessEnv): Promise<Cluster | undefined> {
-  // No cluster (the same test as Cluster.connect and implicitSite): the Kubernetes client is not loaded (about 3.5 s).
+  // No cluster (the same test as Cluster.connect and implicitSite): the cluster client and reconciler are not loaded.
   if (!kubeconfig && !env.KUBERNETES_SERVICE_HOST) return undefined;
   const what = kubeconfig ? `--kubeconfig ${kubeconfig}` : 'the in-cluster service account';
   try {
     const { Cluster } = await import('./reconcile/cluster.js');
+    // loading checks the current context, its cluster (an http(s) server) and user, and refuses unsupported fields
     const cluster = Cluster.connect(kubeconfig, env);
     if (!cluster) return undefined;
-    const kc = cluster.kubeConfig;
-    const context = kc.getCurrentContext();
-    if (kubeconfig && (!context || !kc.getContextObject(context))) throw new Error(`it names no current context${context ? ` (no context "${context}")` : ''}`);
-    const server = kc.getCurrentCluster()?.server;
-    if (!server) throw new Error('its current context names no cluster with a server');
-    const url = new URL(server);
-    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new Error(`the server ${server} is not an http(s) URL`);
-    if (!kc.getCurrentUser()) throw new Error('its current context names no user');
-    await kc.applyToHTTPSOptions({}); // reads the CA, client certificate and key files it names
+    await cluster.checkCredentials(); // reads the CA, client certificate, key and token files it names; runs an exec plugin
     return cluster;
   } catch (err) {
     throw new AirlockError('USAGE', `${what} cannot be used: ${errorMessage(err)}`);

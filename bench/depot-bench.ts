@@ -229,12 +229,12 @@ async function main(): Promise<void> {
     const peerSeconds = phases.map((p, i) => p.total / (pull.ratios[i] ?? 1));
     const importRatios = phases.map((p, i) => p.importing / (peerSeconds[i] ?? 1));
     const syncedRatios = phases.map((p, i) => p.total / ((peerSeconds[i] ?? 0) + (peerSync[i] ?? 0)));
-    // What the process start is made of: loading the appliance's modules, and of them the Kubernetes client alone.
+    // What the process start is made of: loading the appliance's modules, and of them the cluster client alone.
     const loads: { server: number[]; kube: number[]; bare: number[] } = { server: [], kube: [], bare: [] };
     for (let i = 0; i < 3; i++) {
       loads.bare.push((await measure('node', ['-e', '0'])).seconds);
       loads.server.push((await measure('node', ['--input-type=module', '-e', "await import('./dist/appliance/server.js')"])).seconds);
-      loads.kube.push((await measure('node', ['--input-type=module', '-e', "await import('@kubernetes/client-node')"])).seconds);
+      loads.kube.push((await measure('node', ['--input-type=module', '-e', "await import('./dist/appliance/reconcile/cluster.js')"])).seconds);
     }
 
     // 2. The one-layer delta, counted on the wire.
@@ -281,7 +281,7 @@ async function main(): Promise<void> {
       '|---|---|---|---|---|---|---|',
       `| fresh \`appliance serve --depot\`, spawn to the import applied (import record's \`finishedAt\`) vs \`skopeo copy --all docker://REG/REPO@DIGEST oci:DIR\` of the same 3 image manifests | ${pull.ours.seconds.toFixed(2)} s | ${pull.peer.seconds.toFixed(2)} s | ${ratioCell(pull, 1.0)} | ≤ 1.0× | ${mib(peakRss)} | ${loadCell(pull)} |`,
       '',
-      `Where the appliance's time goes (median of its ${runs} runs): process start to listening ${median(phases.map((p) => p.start)).toFixed(2)} s; first poll, signature and manifests until the import starts ${median(phases.map((p) => p.check)).toFixed(2)} s; the import, started to applied ${median(phases.map((p) => p.importing)).toFixed(2)} s. The import alone against the same pairs' skopeo runs: **${median(importRatios).toFixed(2)}×** (pairs ${Math.min(...importRatios).toFixed(2)}–${Math.max(...importRatios).toFixed(2)}×). Of the process start, in the same run (median of 3, \`node -e\`): loading \`dist/appliance/server.js\` ${median(loads.server).toFixed(2)} s, \`@kubernetes/client-node\` alone ${median(loads.kube).toFixed(2)} s (not loaded by an appliance without a cluster, as here), a bare \`node\` ${median(loads.bare).toFixed(2)} s. Peak RSS of each run: ${rssAll.map(mib).join(', ')}.`,
+      `Where the appliance's time goes (median of its ${runs} runs): process start to listening ${median(phases.map((p) => p.start)).toFixed(2)} s; first poll, signature and manifests until the import starts ${median(phases.map((p) => p.check)).toFixed(2)} s; the import, started to applied ${median(phases.map((p) => p.importing)).toFixed(2)} s. The import alone against the same pairs' skopeo runs: **${median(importRatios).toFixed(2)}×** (pairs ${Math.min(...importRatios).toFixed(2)}–${Math.max(...importRatios).toFixed(2)}×). Of the process start, in the same run (median of 3, \`node -e\`): loading \`dist/appliance/server.js\` ${median(loads.server).toFixed(2)} s, the cluster client \`dist/appliance/reconcile/cluster.js\` alone ${median(loads.kube).toFixed(2)} s (not loaded by an appliance without a cluster, as here), a bare \`node\` ${median(loads.bare).toFixed(2)} s. Peak RSS of each run: ${rssAll.map(mib).join(', ')}.`,
       '',
       `Against skopeo followed by \`sync\` (skopeo does not sync; the appliance fsyncs what it stores before it says applied; the \`sync\` also flushes whatever else the shared machine wrote): **${median(syncedRatios).toFixed(2)}×** (pairs ${Math.min(...syncedRatios).toFixed(2)}–${Math.max(...syncedRatios).toFixed(2)}×; sync ${median(peerSync).toFixed(2)} s median). Written to storage per run (median): appliance ${mib(median(oursWritten) / 1024)} (/proc/PID/io \`write_bytes\`: each fetched blob once, to its ingest file, which the store takes by rename; plus the state database), skopeo ${mib(median(peerWritten) / 1024)} (GNU time's file system outputs).`,
       '',

@@ -5,13 +5,13 @@
  */
 import { access, readFile } from 'node:fs/promises';
 import { constants } from 'node:fs';
-import { KubeConfig } from '@kubernetes/client-node';
 import { AirlockError, errorMessage } from '../../src/errors.js';
 import { type Site, parseSiteFile } from '../../src/site/site-file.js';
 import { Cluster } from './cluster.js';
+import { loadKubeconfig } from './kubeconfig.js';
 import type { ReconcileCluster } from './reconciler.js';
 
-/** Reads and checks a site file; every kubeconfig it names must be readable and loadable. */
+/** Reads and checks a site file; every kubeconfig it names must be readable and loadable (its current context complete). */
 export async function loadSiteFile(path: string, env: NodeJS.ProcessEnv = process.env): Promise<Site> {
   const text = await readFile(path, 'utf8').catch((err: NodeJS.ErrnoException) => {
     throw new AirlockError('SITE_INVALID', `cannot read the site file ${path}: ${err.code ?? err.message}`);
@@ -27,9 +27,7 @@ export async function loadSiteFile(path: string, env: NodeJS.ProcessEnv = proces
       continue;
     }
     try {
-      const kc = new KubeConfig();
-      kc.loadFromFile(c.kubeconfig);
-      if (!kc.getCurrentCluster()) problems.push(`${c.origin}: cluster ${c.name}: the kubeconfig ${c.kubeconfig} has no current cluster`);
+      loadKubeconfig(c.kubeconfig); // its context, cluster and user, and no unsupported field (ADR 023)
     } catch (err) {
       problems.push(`${c.origin}: cluster ${c.name}: the kubeconfig ${c.kubeconfig} cannot be loaded: ${errorMessage(err)}`);
     }

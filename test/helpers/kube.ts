@@ -20,6 +20,8 @@ export interface TestCluster {
   token: string;
   kubeconfig: string;
   dir: string;
+  /** The API server's self-signed serving certificate and its CA (PEM, written by it under --cert-dir). */
+  servingCert: string;
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
   /** Freezes the API server (SIGSTOP): connections stay open and nothing answers, as with a hung server. */
@@ -79,17 +81,18 @@ async function stopChild(child: ChildProcess | undefined): Promise<void> {
  * Starts a control plane. The ports are picked free, but another process on a busy machine can take one between
  * the pick and the bind: then every process is stopped and the start is tried again on fresh ports.
  */
-export async function startCluster(): Promise<TestCluster> {
+export async function startCluster(opts: { clientCaFile?: string } = {}): Promise<TestCluster> {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await startClusterOnce();
+      return await startClusterOnce(opts);
     } catch (err) {
       if (attempt >= 4 || !/address already in use/.test(String(err))) throw err;
     }
   }
 }
 
-async function startClusterOnce(): Promise<TestCluster> {
+/** `clientCaFile`: client certificates it signed authenticate too (`--client-ca-file`). */
+async function startClusterOnce(opts: { clientCaFile?: string }): Promise<TestCluster> {
   const bin = await kubeBinaries();
   const dir = await mkdtemp(join(tmpdir(), 'airlock-kube-'));
   const [etcdPort, peerPort, apiPort, cmPort] = [await freePort(), await freePort(), await freePort(), await freePort()];
@@ -124,6 +127,7 @@ async function startClusterOnce(): Promise<TestCluster> {
     `--service-account-signing-key-file=${join(dir, 'sa.key')}`, '--api-audiences=https://kubernetes.default.svc',
     `--token-auth-file=${join(dir, 'tokens.csv')}`, '--authorization-mode=RBAC', '--disable-admission-plugins=ServiceAccount',
     '--endpoint-reconciler-type=none', '--v=0',
+    ...(opts.clientCaFile ? [`--client-ca-file=${opts.clientCaFile}`] : []),
   ];
   // The test server's certificate is self-signed: these requests (only these) skip its verification.
   const request = (path: string, init: RequestInit = {}) =>
@@ -182,6 +186,7 @@ async function startClusterOnce(): Promise<TestCluster> {
     token,
     kubeconfig,
     dir,
+    servingCert: join(dir, 'certs', 'apiserver.crt'),
     request,
     stopApiServer: () => stopChild(api?.child),
     pauseApiServer: () => void api?.child.kill('SIGSTOP'),

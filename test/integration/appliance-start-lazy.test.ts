@@ -1,7 +1,7 @@
 /**
  * What `appliance serve` loads at start (issue 14, the depot benchmark): an appliance without a cluster — one that
- * only imports (from a stick or a depot) and serves — never loads the Kubernetes client (about 3.5 s of module
- * loading) nor the reconciler; with a kubeconfig it does. The modules are seen by a Node module hook in the real
+ * only imports (from a stick or a depot) and serves — never loads the cluster client (reconcile/cluster.ts and its
+ * kubeconfig loader) nor the reconciler; with a kubeconfig it does, and no Kubernetes client library (ADR 023). The modules are seen by a Node module hook in the real
  * process, started as `airlock` runs it.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -55,19 +55,19 @@ async function modulesAtStart(name: string, args: string[], until: string): Prom
 }
 
 describe('appliance serve loads only what it uses', () => {
-  it('without a cluster (a depot-only site): no Kubernetes client, no reconciler', async () => {
+  it('without a cluster (a depot-only site): no cluster client, no reconciler', async () => {
     const mods = await modulesAtStart('depot', ['--channel', 'stable', '--depot', 'oci://127.0.0.1:9/fleet/site', '--depot-interval', '1h'], 'following the depot');
     expect(mods.some((m) => m.endsWith('/appliance/server.js'))).toBe(true);
     expect(mods.some((m) => m.endsWith('/appliance/depot/start.js'))).toBe(true);
     expect(mods.filter((m) => m.includes('@kubernetes/client-node'))).toEqual([]);
-    expect(mods.filter((m) => m.endsWith('/reconcile/reconciler.js') || m.endsWith('/reconcile/cluster.js'))).toEqual([]);
+    expect(mods.filter((m) => /\/reconcile\/(reconciler|cluster|kubeconfig|kube-auth|discovery)\.js$/.test(m))).toEqual([]);
   }, 60_000);
 
-  it('with --kubeconfig: the Kubernetes client and the reconciler load', async () => {
+  it('with --kubeconfig: the cluster client (our own, no library) and the reconciler load', async () => {
     const kubeconfig = join(dir, 'kubeconfig');
     await writeFile(kubeconfig, 'apiVersion: v1\nkind: Config\ncurrent-context: c\ncontexts:\n- name: c\n  context: {cluster: k, user: u}\nclusters:\n- name: k\n  cluster: {server: "https://127.0.0.1:9"}\nusers:\n- name: u\n  user: {token: not-a-real-token}\n');
     const mods = await modulesAtStart('kube', ['--kubeconfig', kubeconfig], '"msg":"reconciling"');
-    expect(mods.some((m) => m.includes('@kubernetes/client-node'))).toBe(true);
-    expect(mods.some((m) => m.endsWith('/reconcile/reconciler.js'))).toBe(true);
+    for (const own of ['cluster', 'kubeconfig', 'kube-auth', 'discovery', 'reconciler']) expect(mods.some((m) => m.endsWith(`/reconcile/${own}.js`)), own).toBe(true);
+    expect(mods.filter((m) => m.includes('@kubernetes/client-node'))).toEqual([]);
   }, 60_000);
 });
