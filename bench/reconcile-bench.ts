@@ -77,7 +77,7 @@ async function main(): Promise<void> {
     const check = JSON.parse(await run(process.execPath, [join(here, 'reconcile-apply.js'), kube.kubeconfig, steadyDir, 'check'])) as { reads: number; writes: number; drifted: number; seconds: number; objects: number };
 
     const body = [
-      `A real kube-apiserver 1.20 with etcd on this machine (built from Debian's sources, as in the tests); peer: \`${bin} apply --server-side\` (${version}). 1,010 objects (10 Namespaces, 1,000 ConfigMaps), each run into fresh namespaces; ${runs} back-to-back pairs of runs (times: median run; ratio: median of the pairs' ratios), process start included; load average ${loadCell(pair)} on 2 cores, ${new Date().toISOString().slice(0, 16)}Z.`,
+      `A real kube-apiserver 1.20 with etcd on this machine (built from Debian's sources, as in the tests); peer: \`kubectl apply --server-side\` (${version}, ${bin}). 1,010 objects (10 Namespaces, 1,000 ConfigMaps), each run into fresh namespaces; ${runs} back-to-back pairs of runs (times: median run; ratio: median of the pairs' ratios), process start included; load average ${loadCell(pair)} on 2 cores, ${new Date().toISOString().slice(0, 16)}Z.`,
       '',
       '| measure | airlock | peer | ratio | target |',
       '|---|---|---|---|---|',
