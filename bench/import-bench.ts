@@ -10,7 +10,7 @@ import { link, mkdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BINARY } from '../test/helpers/cli.js';
 import { freePort, startRegistry } from '../test/helpers/registry.js';
-import { type Measurement, type Paired, loadCell, measure, median, mib, paired, processCpuSeconds, ratioCell, stopWithPeakRss } from './lib.js';
+import { type Measurement, type Paired, loadCell, measure, median, mib, paired, peakRss, processCpuSeconds, ratioCell, stopWithPeakRss } from './lib.js';
 
 export interface Appliance {
   url: string;
@@ -131,8 +131,9 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
   const app = await startAppliance(dir, trustPath, media);
   await writeFile(join(work, 'token'), app.token);
   const upload = await measure(BINARY, ['appliance', 'import', bundle, '--server', app.url, '--token-file', join(work, 'token'), '--wait']);
+  const uploadRss = await peakRss(app.child); // the upload's own peak, before the re-import below
   const reimport = await importFromMedia(app, 'b.airlock');
-  const uploadRss = await app.stop();
+  const reimportRss = await app.stop();
   await rm(dir, { recursive: true, force: true });
 
   const row = (what: string, p: Paired, target: string, limit: number) =>
@@ -151,6 +152,6 @@ export async function importBench({ work, bundle, trustPath, refs, runs }: Impor
     '',
     `| re-import of the bundle in force (read through and every byte hashed again, nothing written: a tampered copy of it must fail, as \`bundle verify\` does) | ${reimport.toFixed(3)} s | the time to hash the bundle once (no target since that change; it was < 1 s when the bundle in force was recognised and not read) |`,
     '|---|---|---|',
-    `| streamed upload with \`appliance import --wait\` | ${upload.seconds.toFixed(2)} s; appliance peak RSS ${mib(uploadRss)} | target ≤ 128 MiB ${uploadRss <= 128 * 1024 ? '(met)' : '(missed)'} |`,
+    `| streamed upload with \`appliance import --wait\` | ${upload.seconds.toFixed(2)} s; appliance peak RSS ${mib(uploadRss)} (with the re-import above after it: ${mib(reimportRss)}) | target ≤ 128 MiB ${Math.max(uploadRss, reimportRss) <= 128 * 1024 ? '(met)' : '(missed)'} |`,
   ].join('\n');
 }

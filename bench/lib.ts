@@ -41,10 +41,15 @@ export async function processCpuSeconds(marker: string): Promise<number> {
   return ticks / 100;
 }
 
+/** A running child's peak RSS so far, in KiB (VmHWM). */
+export async function peakRss(child: ChildProcess): Promise<number> {
+  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+}
+
 /** A child's peak RSS in KiB (VmHWM), read before it is stopped with SIGTERM and has exited. */
 export async function stopWithPeakRss(child: ChildProcess): Promise<number> {
-  const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
-  const hwm = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0);
+  const hwm = await peakRss(child);
   child.kill('SIGTERM');
   await new Promise((r) => child.once('exit', r));
   return hwm;

@@ -1,5 +1,7 @@
 /** What the `appliance` client commands share: the server address, the token, and JSON requests with clear errors. */
 import { readFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { type OptionValues, stringOpt } from '../../src/command.js';
 import { AirlockError, type ErrorCode } from '../../src/errors.js';
 
@@ -14,6 +16,11 @@ export interface ApplianceClient {
   request(path: string, init?: RequestInit): Promise<Response>;
   /** GET that must answer 200; the body as text. */
   getText(path: string): Promise<string>;
+  /**
+   * POSTs a body streamed from `source` (see `upload` below); the answer's status and text. Throws what `source`
+   * throws, or APPLIANCE_UNREACHABLE.
+   */
+  upload(path: string, headers: Record<string, string>, source: AsyncIterable<Buffer>): Promise<{ status: number; text: string }>;
 }
 
 export async function applianceClient(values: OptionValues): Promise<ApplianceClient> {
@@ -36,6 +43,7 @@ export async function applianceClient(values: OptionValues): Promise<ApplianceCl
     server,
     headers,
     request,
+    upload: (path, extra, source) => upload(new URL(`${server}${path}`), { ...headers, ...extra }, source, server),
     async getText(path) {
       const res = await request(path);
       const text = await res.text();
@@ -69,4 +77,58 @@ function statusCode(status: number): string {
   if (status === 404) return 'NOT_FOUND';
   if (status === 507) return 'INSUFFICIENT_STORAGE';
   return 'IO_ERROR';
+}
+
+/**
+ * A streamed POST over node:http(s): each chunk of `source` is written as it comes, with backpressure (`fetch` with
+ * a streamed body copied every chunk through a web stream: 1 GiB took 12–16 s against 4 s for curl). The appliance
+ * may answer before the body is all sent (a bundle refused early): sending then stops and the answer is returned.
+ */
+function upload(url: URL, headers: Record<string, string>, source: AsyncIterable<Buffer>, server: string): Promise<{ status: number; text: string }> {
+  return new Promise((resolve, reject) => {
+    let answered = false;
+    let settled = false;
+    const fail = (err: unknown) => {
+      if (settled) return;
+      settled = true;
+      req.destroy();
+      reject(err);
+    };
+    const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: 'POST', headers }, (res) => {
+      answered = true;
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', fail);
+      res.on('end', () => {
+        if (settled) return;
+        settled = true;
+        resolve({ status: res.statusCode ?? 0, text: Buffer.concat(chunks).toString('utf8') });
+        req.destroy(); // an early answer leaves the rest of the body unsent: the connection is not reused
+      });
+    });
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      // Writing after an early answer may fail (the appliance closed its side): the answer is what counts.
+      if (answered) return;
+      fail(new AirlockError('APPLIANCE_UNREACHABLE', `cannot reach the appliance at ${server} (${err.code ?? err.message})`));
+    });
+    void (async () => {
+      try {
+        for await (const chunk of source) {
+          if (answered || settled) return;
+          if (!req.write(chunk)) await new Promise<void>((done) => {
+            const go = () => {
+              req.off('drain', go);
+              req.off('close', go);
+              done();
+            };
+            req.on('drain', go);
+            req.on('close', go);
+          });
+        }
+        if (!answered && !settled) req.end();
+      } catch (err) {
+        fail(err);
+      }
+    })();
+  });
 }

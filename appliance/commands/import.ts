@@ -54,21 +54,16 @@ ${CLIENT_HELP}
         throw err;
       }
     }
-    let res: Response;
+    let res: { status: number; text: string };
     try {
-      res = await client.request('/api/v1/imports', {
-        method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', ...(file === '-' ? {} : { 'content-length': String(opened.size) }) },
-        body: body() as unknown as BodyInit,
-        duplex: 'half',
-      } as RequestInit);
+      res = await client.upload('/api/v1/imports', { 'content-type': 'application/octet-stream', ...(file === '-' ? {} : { 'content-length': String(opened.size) }) }, body());
     } catch (err) {
       throw bodyError ?? err;
     } finally {
       opened.close();
     }
     progress.done();
-    const text = await res.text().catch(() => '');
+    const { text } = res;
     let answer: { id?: string; error?: { code?: string; message?: string; id?: string } } = {};
     try {
       answer = JSON.parse(text) as typeof answer;
