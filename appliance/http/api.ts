@@ -42,8 +42,9 @@ export function apiRouter({ ctx, imports, media }: ApiOptions): Router {
         // whose parts must all be present with their sizes before the import starts. The pipeline verifies every
         // byte of the joined bundle itself; after a failure, each part is hashed on its own to name the bad one.
         // A single file is read at offsets, two blobs at a time, each hashed and written by a thread of its own
-        // (ADR 022).
-        const opened = (await locateBundle(file)).kind === 'file' ? await openRangedImport(file) : await openBundleSource(file, { readIndex: (text, label) => verifyPartsIndex(text, ctx.trust, relative(media ?? '', label)), hashParts: false });
+        // (ADR 022); with --registry its layers stream on through this thread, so it is read front to back.
+        const ranged = !ctx.external && (await locateBundle(file)).kind === 'file';
+        const opened = ranged ? await openRangedImport(file) : await openBundleSource(file, { readIndex: (text, label) => verifyPartsIndex(text, ctx.trust, relative(media ?? '', label)), hashParts: false });
         try {
           await imports.checkSpace(opened.size);
         } catch (err) {
