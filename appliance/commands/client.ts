@@ -79,6 +79,8 @@ function statusCode(status: number): string {
   return 'IO_ERROR';
 }
 
+const UPLOAD_IDLE_MS = 300_000;
+
 /**
  * A streamed POST over node:http(s): each chunk of `source` is written as it comes, with backpressure (`fetch` with
  * a streamed body copied every chunk through a web stream: 1 GiB took 12–16 s against 4 s for curl). The appliance
@@ -106,6 +108,9 @@ function upload(url: URL, headers: Record<string, string>, source: AsyncIterable
         req.destroy(); // an early answer leaves the rest of the body unsent: the connection is not reused
       });
     });
+    // No byte either way for this long (undici's fetch had the same 300 s for an answer's headers): the appliance
+    // is gone or hung, and the command ends instead of waiting forever.
+    req.setTimeout(UPLOAD_IDLE_MS, () => fail(new AirlockError('APPLIANCE_UNREACHABLE', `the appliance at ${server} sent nothing for ${UPLOAD_IDLE_MS / 1000} s`)));
     req.on('error', (err: NodeJS.ErrnoException) => {
       // Writing after an early answer may fail (the appliance closed its side): the answer is what counts.
       if (answered) return;
