@@ -107,7 +107,9 @@ export class LoadSession {
 
   /** A best-effort streamed upload: never throws; on failure it stops taking bytes and reports once. */
   private upload(desc: Descriptor, name: string): BlobWriter {
-    const body = new PassThrough({ highWaterMark: 8 * 1024 * 1024 });
+    // 2 MiB ahead of the registry: 8 MiB per upload (up to three in flight) took the appliance's peak from ~130 to
+    // 144–165 MiB for no time gained (A/B on 1 GiB: 6.28–6.61 s against 6.05–6.77 s).
+    const body = new PassThrough({ highWaterMark: 2 * 1024 * 1024 });
     let failed = false;
     let aborted = false;
     const done = this.registry
