@@ -6,6 +6,7 @@ import { readFile, readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ManifestDocument, parseManifests, parseWhole } from '../../src/manifests/documents.js';
+import { rng } from '../helpers/rng.js';
 
 const root = join(import.meta.dirname, '..', '..');
 
@@ -70,8 +71,7 @@ describe('parseManifests', () => {
       'kind: Bad\n  indent: wrong\n',
       '- a list document\n',
     ];
-    let seed = 42;
-    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const next = rng(42);
     let fast = 0;
     for (let i = 0; i < 500; i++) {
       let text = '';

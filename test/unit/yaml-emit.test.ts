@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { emitYaml, scalarText } from '../../src/yaml-emit.js';
-
-/** A small deterministic generator (no flaky seeds): the same 2,000 random documents every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 const TRICKY = [
   '', ' ', 'a b', 'a: b', 'a:', 'a:b', 'a #b', '#x', '- x', '-', '?', '? x', ':', '[x]', '{x}', '*x', '&x', '!x', '|', '>', '%x', '@x', '`x',

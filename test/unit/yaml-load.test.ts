@@ -1,15 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { fastPathAllowed, loadSlow, loadYaml } from '../../src/yaml-load.js';
-
-/** The same 600 pseudo-random documents every run. */
-function rng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s ^ (s >>> 15), 0x2c1b3c6d) + 0x6d2b79f5) >>> 0;
-    return s / 2 ** 32;
-  };
-}
+import { rng } from '../helpers/rng.js';
 
 /** Plain scalars where YAML readers disagree: every one must read as the `yaml` library's core schema reads it. */
 const SCALARS = [
