@@ -4,6 +4,7 @@ import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { type OptionValues, stringOpt } from '../../src/command.js';
 import { AirlockError, type ErrorCode } from '../../src/errors.js';
+import { drainedOrClosed } from '../../src/drained.js';
 
 export const CLIENT_OPTIONS = { server: { type: 'string' }, 'token-file': { type: 'string' } } as const;
 
@@ -120,15 +121,7 @@ function upload(url: URL, headers: Record<string, string>, source: AsyncIterable
       try {
         for await (const chunk of source) {
           if (answered || settled) return;
-          if (!req.write(chunk)) await new Promise<void>((done) => {
-            const go = () => {
-              req.off('drain', go);
-              req.off('close', go);
-              done();
-            };
-            req.on('drain', go);
-            req.on('close', go);
-          });
+          if (!req.write(chunk)) await drainedOrClosed(req);
         }
         if (!answered && !settled) req.end();
       } catch (err) {

@@ -24,6 +24,7 @@ import type { ApplianceContext } from '../context.js';
 import type { ImportManager } from '../import/manager.js';
 import type { ImportOutcome } from '../import/pipeline.js';
 import { type IngestOptions, fetchBlob, ingestPath, ingested } from './ingest.js';
+import { drainedOrClosed } from '../../src/drained.js';
 
 /** Refusals of the policy: the same release is not asked for again until the tag moves (or the trust root changes). */
 export const POLICY_CODES = new Set(['SIGNATURE_INVALID', 'THRESHOLD_NOT_MET', 'EXPIRED', 'TRUST_ROOT_EXPIRED', 'CHANNEL_MISMATCH', 'ROLLBACK', 'MANIFEST_UNSUPPORTED', 'PLAN_INVALID']);
@@ -102,17 +103,7 @@ export async function startRelease(deps: FetchDeps, checked: Awaited<ReturnType<
   const output: ArchiveOutput = {
     write: async (chunk) => {
       if (stream.destroyed) throw new AirlockError('IO_ERROR', 'the import stopped reading the release');
-      if (!stream.write(chunk)) {
-        await new Promise<void>((resolve) => {
-          const go = () => {
-            stream.off('drain', go);
-            stream.off('close', go);
-            resolve();
-          };
-          stream.on('drain', go);
-          stream.on('close', go);
-        });
-      }
+      if (!stream.write(chunk)) await drainedOrClosed(stream);
     },
     finish: async () => {
       stream.end();

@@ -5,6 +5,7 @@
  * Blobs and manifests go first (by digest, invisible to tag users); tags move only when a bundle is published.
  */
 import { PassThrough } from 'node:stream';
+import { drainedOrClosed } from '../../src/drained.js';
 import { copyGraph } from '../../src/copy.js';
 import type { Descriptor } from '../../src/descriptor.js';
 import type { OciLayoutStore } from '../../src/oci-layout.js';
@@ -131,7 +132,7 @@ export class LoadSession {
     return {
       write: async (chunk) => {
         if (failed || body.write(chunk)) return;
-        await Promise.race([drained(body), done]);
+        await Promise.race([drainedOrClosed(body), done]);
       },
       // The registry finishes (its last buffered bytes, the digest check) while the next layer is received.
       commit: async () => {
@@ -178,17 +179,4 @@ export class LoadSession {
   async settle(): Promise<void> {
     await Promise.all(this.finishing);
   }
-}
-
-/** Resolves once `stream` drains or closes (never rejects: a destroyed stream's error is reported elsewhere). */
-function drained(stream: PassThrough): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('close', done);
-      resolve();
-    };
-    stream.on('drain', done);
-    stream.on('close', done);
-  });
 }
