@@ -107,26 +107,12 @@ class Writer {
       return;
     }
     if (typeof v === 'string') return; // unreachable: strings are inline or a block below
-    const child = `${indent}  `;
-    if (Array.isArray(v)) {
-      // a sequence under a key is indented; one inside a sequence starts on the dash's line
-      if (inSequence) {
-        this.out.push(' ');
-        this.sequence(v, child, true);
-      } else {
-        this.out.push('\n');
-        this.sequence(v, child, false);
-      }
-      return;
-    }
     if (v === null || typeof v !== 'object') return;
-    if (inSequence) {
-      this.out.push(' ');
-      this.map(v, child, true);
-    } else {
-      this.out.push('\n');
-      this.map(v, child, false);
-    }
+    // a collection under a key starts on the next line, indented; one inside a sequence on the dash's line
+    const child = `${indent}  `;
+    this.out.push(inSequence ? ' ' : '\n');
+    if (Array.isArray(v)) this.sequence(v, child, inSequence);
+    else this.map(v, child, inSequence);
   }
 
   value(v: Plain, indent: string, inSequence: boolean): void {
