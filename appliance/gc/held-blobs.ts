@@ -36,35 +36,39 @@ export class HeldBlobs implements Ingester {
 
   /** A blob a bundle carries: skipped when known whole, else written (again) and recorded once durable. */
   async ingest(desc: Descriptor): Promise<BlobWriter | undefined> {
-    if (this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc))) return undefined;
+    if (await this.heldWhole(desc)) return undefined;
     const file = this.fileOf?.(desc);
     const writer = file ? this.cas.adopt(desc, file) : await this.cas.ingest(desc, { replace: true });
-    if (!writer) return undefined;
+    return writer && this.recorded(desc, writer);
+  }
+
+  /** A blob a bundle file's hashing thread writes (ADR 022): the same rule as `ingest`. */
+  async ingestFile(desc: Descriptor): Promise<IngestFile | undefined> {
+    if (await this.heldWhole(desc)) return undefined;
+    const file = await this.cas.ingestFile(desc, { replace: true });
+    return file && { path: file.path, writer: this.recorded(desc, file.writer) };
+  }
+
+  /** Recorded in `verified_blobs` and on disk: nothing to write. */
+  private async heldWhole(desc: Descriptor): Promise<boolean> {
+    return this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc));
+  }
+
+  /** `writer`, recording the blob as verified once its commit made it durable (fsync, rename, directory fsync). */
+  private recorded(desc: Descriptor, writer: BlobWriter): BlobWriter {
     return {
       write: (chunk) => writer.write(chunk),
       commit: async () => {
-        await writer.commit(); // fsync, rename, fsync of the directory
+        await writer.commit();
         this.state.markVerified(desc.digest, desc.size, this.now());
       },
       abort: () => writer.abort(),
     };
   }
 
-  /** A blob a bundle file's hashing thread writes (ADR 022): the same rule as `ingest`. */
-  async ingestFile(desc: Descriptor): Promise<IngestFile | undefined> {
-    if (this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc))) return undefined;
-    const file = await this.cas.ingestFile(desc, { replace: true });
-    if (!file) return undefined;
-    const commit = async () => {
-      await file.writer.commit(); // fsync, rename, fsync of the directory
-      this.state.markVerified(desc.digest, desc.size, this.now());
-    };
-    return { path: file.path, writer: { ...file.writer, commit } };
-  }
-
   /** A metadata blob (verified while it streams): the same rule as `ingest`. */
   async push(desc: Descriptor, content: Readable): Promise<void> {
-    if (this.state.isVerified(desc.digest, desc.size) && (await this.cas.exists(desc))) {
+    if (await this.heldWhole(desc)) {
       content.resume();
       return;
     }
