@@ -80,9 +80,7 @@ export class OciLayoutStore implements Target, Ingester {
       content.resume();
       return;
     }
-    const ingestDir = join(this.dir, 'ingest');
-    await mkdir(ingestDir, { recursive: true });
-    const ingest = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+    const ingest = await this.newIngestFile(desc);
     try {
       await pipeline(content, new VerifyingStream(desc), createWriteStream(ingest, { highWaterMark: 1024 * 1024 }));
       await this.commitIngest(ingest, desc.digest);
@@ -90,6 +88,13 @@ export class OciLayoutStore implements Target, Ingester {
       await rm(ingest, { force: true });
       throw err;
     }
+  }
+
+  /** A fresh path in the ingest directory for one blob's bytes (the directory made if needed). */
+  private async newIngestFile(desc: Descriptor): Promise<string> {
+    const ingestDir = join(this.dir, 'ingest');
+    await mkdir(ingestDir, { recursive: true });
+    return join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
   }
 
   /** fsync of the ingest file, rename into blobs/sha256, fsync of that directory: the blob is durable once it returns. */
@@ -105,9 +110,7 @@ export class OciLayoutStore implements Target, Ingester {
    */
   async ingest(desc: Descriptor, { replace = false }: { replace?: boolean } = {}): Promise<BlobWriter | undefined> {
     if (!replace && (await this.exists(desc))) return undefined;
-    const ingestDir = join(this.dir, 'ingest');
-    await mkdir(ingestDir, { recursive: true });
-    const path = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+    const path = await this.newIngestFile(desc);
     // 8 MiB in flight lets the caller hash the next chunks while the disk writes the previous ones.
     const out = createWriteStream(path, { highWaterMark: 8 * 1024 * 1024 });
     let failure: Error | undefined;
@@ -136,9 +139,7 @@ export class OciLayoutStore implements Target, Ingester {
    */
   async ingestFile(desc: Descriptor, { replace = false }: { replace?: boolean } = {}): Promise<IngestFile | undefined> {
     if (!replace && (await this.exists(desc))) return undefined;
-    const ingestDir = join(this.dir, 'ingest');
-    await mkdir(ingestDir, { recursive: true });
-    const path = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+    const path = await this.newIngestFile(desc);
     return {
       path,
       writer: {
@@ -172,9 +173,7 @@ export class OciLayoutStore implements Target, Ingester {
           await durableRename(file, this.blobPath(desc.digest));
         } catch (err) {
           if ((err as NodeJS.ErrnoException).code !== 'EXDEV') throw err;
-          const ingestDir = join(this.dir, 'ingest');
-          await mkdir(ingestDir, { recursive: true });
-          const copy = join(ingestDir, `${digestHex(desc.digest)}.${randomBytes(6).toString('hex')}`);
+          const copy = await this.newIngestFile(desc);
           try {
             await copyFile(file, copy);
             await this.commitIngest(copy, desc.digest);
